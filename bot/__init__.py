@@ -1,0 +1,1 @@
+"""The running Cobra service: web app, webhooks, settings, scheduler and CLI."""

@@ -1,0 +1,1 @@
+"""What the business does: balances, collections, links, reminders, receipts, payables."""

@@ -1,0 +1,456 @@
+"""Businesses, their people and their contacts: creation and settings.
+
+Also the customer's identifiers that other flows rely on: the portal token (kept
+hashed) and the virtual CLABE for STP reconciliation.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from flows.audit import audit
+from flows.errors import Conflict, InvalidInput, NotFound
+from flows.fmt import (
+    clabe_check_digit,
+    match_key,
+    normalize_phone,
+    validate_clabe,
+    validate_rfc,
+    zone,
+)
+from storage import repo
+from storage.models import Business, Contact, ContactKind, ReminderRule, ReminderSet
+from storage.models import Role as UserRole
+from storage.models import User
+
+log = logging.getLogger(__name__)
+
+STP_BANK = "646"
+STP_PLAZA = "180"
+DEFAULT_SET = "Estándar"
+# The default reminder set: a notice on issue, 3 days before the due date, on it,
+# and 3, 7, 15 and 30 days after.
+DEFAULT_RULES = (
+    ("issued", 0),
+    ("due", -3),
+    ("due", 0),
+    ("due", 3),
+    ("due", 7),
+    ("due", 15),
+    ("due", 30),
+)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_business(
+    session: Session,
+    *,
+    name: str,
+    rfc: str,
+    now: dt.datetime,
+    owner_whatsapp: str | None = None,
+    owner_telegram: int | None = None,
+    owner_email: str | None = None,
+    tax_regime: str | None = None,
+    postal_code: str | None = None,
+) -> Business:
+    """A business with its owner and its default reminder set."""
+    rfc = validate_rfc(rfc)
+    if not name.strip():
+        raise InvalidInput("El nombre del negocio no puede ir vacío.")
+    if repo.business_by_rfc(session, rfc=rfc) is not None:
+        raise Conflict(f"Ya existe un negocio con el RFC {rfc}.")
+    business = Business(
+        name=name.strip(),
+        rfc=rfc,
+        tax_regime=tax_regime,
+        postal_code=postal_code,
+        created_at=now,
+    )
+    session.add(business)
+    session.flush()
+    default_reminder_set(session, business=business)
+    add_user(
+        session,
+        business=business,
+        role=UserRole.OWNER,
+        whatsapp=owner_whatsapp,
+        telegram=owner_telegram,
+        email=owner_email,
+        now=now,
+    )
+    audit(
+        session,
+        business_id=business.id,
+        actor="cli",
+        channel="cli",
+        action="business.created",
+        subject=f"business:{business.id}",
+        now=now,
+    )
+    return business
+
+
+def default_reminder_set(session: Session, *, business: Business) -> ReminderSet:
+    """The business's default set, created the first time it is asked for."""
+    from sqlalchemy import select
+
+    existing = session.scalar(
+        select(ReminderSet).where(
+            ReminderSet.business_id == business.id, ReminderSet.is_default.is_(True)
+        )
+    )
+    if existing is not None:
+        return existing
+    reminder_set = ReminderSet(
+        business_id=business.id,
+        name=DEFAULT_SET,
+        is_default=True,
+        statement_every_days=14,
+        rules=[
+            ReminderRule(event=event, offset_days=days, email=True, whatsapp=True)
+            for event, days in DEFAULT_RULES
+        ],
+    )
+    session.add(reminder_set)
+    session.flush()
+    return reminder_set
+
+
+@dataclass(frozen=True)
+class NewUser:
+    user: User
+    telegram_code: str | None
+
+
+def add_user(
+    session: Session,
+    *,
+    business: Business,
+    role: str,
+    now: dt.datetime,
+    whatsapp: str | None = None,
+    telegram: int | None = None,
+    email: str | None = None,
+    name: str | None = None,
+) -> NewUser:
+    """A person of the business; with Telegram, a one-time `/start` code to link it."""
+    if role not in (UserRole.OWNER, UserRole.STAFF):
+        raise InvalidInput("El rol debe ser owner o staff.")
+    if not (whatsapp or telegram or email):
+        raise InvalidInput("Indica al menos un WhatsApp, Telegram o correo.")
+    phone = normalize_phone(whatsapp) if whatsapp else None
+    code = secrets.token_hex(4).upper() if telegram is not None else None
+    user = User(
+        business_id=business.id,
+        role=role,
+        name=name,
+        whatsapp=phone,
+        email=validate_email(email) if email else None,
+        telegram_code_hash=token_hash(code) if code else None,
+        created_at=now,
+    )
+    # The Telegram id is bound when the person sends `/start CODE`; until then only
+    # the code's hash is kept, so a mistyped id on the CLI cannot impersonate anyone.
+    user.telegram_user_id = None
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("Esa persona ya está registrada en el negocio.") from exc
+    audit(
+        session,
+        business_id=business.id,
+        actor="cli",
+        channel="cli",
+        action="user.added",
+        subject=f"user:{user.id}",
+        data={"role": role},
+        now=now,
+    )
+    return NewUser(user, code)
+
+
+def link_telegram(
+    session: Session, *, code: str, telegram_user_id: int, now: dt.datetime
+) -> User:
+    """Bind a Telegram account to the person whose one-time code this is."""
+    from sqlalchemy import select
+
+    user = session.scalar(
+        select(User).where(User.telegram_code_hash == token_hash(code.strip().upper()))
+    )
+    if user is None:
+        raise NotFound("Ese código no es válido o ya se usó.")
+    user.telegram_user_id = telegram_user_id
+    user.telegram_code_hash = None
+    audit(
+        session,
+        business_id=user.business_id,
+        actor=f"user:{user.id}",
+        channel="telegram",
+        action="user.telegram_linked",
+        subject=f"user:{user.id}",
+        now=now,
+    )
+    return user
+
+
+def validate_email(raw: str) -> str:
+    email = raw.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or domain.startswith("."):
+        raise InvalidInput(f"«{raw}» no parece un correo electrónico.")
+    return email
+
+
+def update_business(
+    session: Session,
+    *,
+    business: Business,
+    now: dt.datetime,
+    clabe: str | None = None,
+    stp_account_prefix: str | None = None,
+    default_terms_days: int | None = None,
+    timezone: str | None = None,
+    name: str | None = None,
+) -> Business:
+    changes: dict[str, object] = {}
+    if clabe is not None:
+        business.clabe = validate_clabe(clabe)
+        changes["clabe"] = "****" + business.clabe[-4:]
+    if stp_account_prefix is not None:
+        if not stp_account_prefix.isdigit() or not 1 <= len(stp_account_prefix) <= 7:
+            raise InvalidInput("El prefijo de cuenta STP debe ser de 1 a 7 dígitos.")
+        business.stp_account_prefix = stp_account_prefix
+        changes["stp_account_prefix"] = stp_account_prefix
+        for contact in repo.contacts_of(
+            session, business_id=business.id, kind=ContactKind.CUSTOMER
+        ):
+            assign_virtual_clabe(session, business=business, contact=contact)
+    if default_terms_days is not None:
+        if not 0 <= default_terms_days <= 365:
+            raise InvalidInput("Los días de crédito deben estar entre 0 y 365.")
+        business.default_terms_days = default_terms_days
+        changes["default_terms_days"] = default_terms_days
+    if timezone is not None:
+        zone(timezone)
+        business.timezone = timezone
+        changes["timezone"] = timezone
+    if name is not None and name.strip():
+        business.name = name.strip()
+        changes["name"] = business.name
+    audit(
+        session,
+        business_id=business.id,
+        actor="cli",
+        channel="cli",
+        action="business.updated",
+        subject=f"business:{business.id}",
+        data=changes,
+        now=now,
+    )
+    return business
+
+
+def virtual_clabe(prefix: str, sequence: int) -> str:
+    """646 + plaza 180 + the account prefix + the customer's sequence + check digit."""
+    width = 17 - len(STP_BANK) - len(STP_PLAZA) - len(prefix)
+    if sequence >= 10**width:
+        raise InvalidInput("No quedan CLABEs virtuales con este prefijo.")
+    first17 = f"{STP_BANK}{STP_PLAZA}{prefix}{sequence:0{width}d}"
+    return first17 + clabe_check_digit(first17)
+
+
+def assign_virtual_clabe(
+    session: Session, *, business: Business, contact: Contact
+) -> None:
+    if contact.kind != ContactKind.CUSTOMER:
+        return
+    if contact.sequence is None:
+        contact.sequence = repo.next_contact_sequence(session, business_id=business.id)
+    if business.stp_account_prefix:
+        contact.virtual_clabe = virtual_clabe(
+            business.stp_account_prefix, contact.sequence
+        )
+
+
+def get_or_create_contact(
+    session: Session,
+    *,
+    business: Business,
+    kind: str,
+    rfc: str,
+    name: str,
+    now: dt.datetime,
+    tax_regime: str | None = None,
+    postal_code: str | None = None,
+) -> tuple[Contact, bool]:
+    """The contact for an RFC (and name, for generic RFCs); created when new."""
+    key = match_key(rfc, name)
+    contact = repo.contact_by_key(session, business_id=business.id, kind=kind, key=key)
+    if contact is not None:
+        return contact, False
+    contact = Contact(
+        business_id=business.id,
+        kind=kind,
+        rfc=rfc,
+        match_key=key,
+        name=name.strip() or rfc,
+        tax_regime=tax_regime,
+        postal_code=postal_code,
+        created_at=now,
+    )
+    if kind == ContactKind.CUSTOMER:
+        contact.reminder_set_id = default_reminder_set(session, business=business).id
+    session.add(contact)
+    session.flush()
+    assign_virtual_clabe(session, business=business, contact=contact)
+    return contact, True
+
+
+def find_contact(
+    session: Session, *, business: Business, rfc: str, kind: str | None = None
+) -> Contact:
+    contact = repo.contact_by_rfc(
+        session, business_id=business.id, rfc=validate_rfc(rfc), kind=kind
+    )
+    if contact is None:
+        raise NotFound(f"No encontré un contacto con RFC {rfc.upper()}.")
+    return contact
+
+
+def update_contact(
+    session: Session,
+    *,
+    contact: Contact,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+    whatsapp: str | None = None,
+    email: str | None = None,
+    clabe: str | None = None,
+    terms_days: int | None = None,
+    whatsapp_reminders: bool | None = None,
+) -> dict[str, object]:
+    """Set a contact's channels, bank account and terms; returns what changed."""
+    changes: dict[str, object] = {}
+    if whatsapp is not None:
+        contact.whatsapp = normalize_phone(whatsapp)
+        changes["whatsapp"] = "set"
+    if email is not None:
+        address = validate_email(email)
+        current = contact.email_list
+        if address not in current:
+            contact.emails = ", ".join([address, *current])
+        changes["email"] = "set"
+    if clabe is not None:
+        contact.clabe = validate_clabe(clabe)
+        changes["clabe"] = "****" + contact.clabe[-4:]
+    if terms_days is not None:
+        if not 0 <= terms_days <= 365:
+            raise InvalidInput("Los días de crédito deben estar entre 0 y 365.")
+        contact.terms_days = terms_days
+        changes["terms_days"] = terms_days
+    if whatsapp_reminders is not None:
+        contact.whatsapp_reminders = whatsapp_reminders
+        changes["whatsapp_reminders"] = whatsapp_reminders
+    audit(
+        session,
+        business_id=contact.business_id,
+        actor=actor,
+        channel=channel,
+        action="contact.updated",
+        subject=f"contact:{contact.id}",
+        data=changes,
+        now=now,
+    )
+    return changes
+
+
+def _derive_token(key: bytes, contact: Contact) -> str:
+    digest = hmac.new(
+        key, f"{contact.id}:{contact.portal_token_nonce}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def portal_token(
+    session: Session, *, contact: Contact, key: bytes, now: dt.datetime
+) -> str:
+    """The customer's current portal token, issued the first time it is needed.
+
+    Only a hash of the token is stored; the token itself is derived again from the
+    server's secret key and a random nonce, so the database alone never reveals it.
+    """
+    if contact.portal_token_nonce is None:
+        return issue_portal_token(session, contact=contact, key=key, now=now)
+    return _derive_token(key, contact)
+
+
+def issue_portal_token(
+    session: Session,
+    *,
+    contact: Contact,
+    key: bytes,
+    now: dt.datetime,
+    actor: str = "system",
+    channel: str = "system",
+) -> str:
+    """A new portal token for the customer; any earlier one stops working."""
+    contact.portal_token_nonce = secrets.token_hex(16)
+    token = _derive_token(key, contact)
+    contact.portal_token_hash = token_hash(token)
+    contact.portal_token_created_at = now
+    audit(
+        session,
+        business_id=contact.business_id,
+        actor=actor,
+        channel=channel,
+        action="portal.token_issued",
+        subject=f"contact:{contact.id}",
+        now=now,
+    )
+    return token
+
+
+def revoke_portal_token(
+    session: Session, *, contact: Contact, actor: str, channel: str, now: dt.datetime
+) -> None:
+    contact.portal_token_nonce = None
+    contact.portal_token_hash = None
+    audit(
+        session,
+        business_id=contact.business_id,
+        actor=actor,
+        channel=channel,
+        action="portal.token_revoked",
+        subject=f"contact:{contact.id}",
+        now=now,
+    )
+
+
+def portal_url(public_base_url: str, token: str) -> str:
+    return f"{public_base_url.rstrip('/')}/portal/{token}"
+
+
+def contact_by_portal_token(session: Session, *, token: str) -> Contact | None:
+    from sqlalchemy import select
+
+    if not token or len(token) > 128:
+        return None
+    return session.scalar(
+        select(Contact).where(Contact.portal_token_hash == token_hash(token))
+    )

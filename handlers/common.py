@@ -1,0 +1,95 @@
+"""What any speaker can say: help, greetings, cancel, and the yes/no of a confirmation."""
+
+from __future__ import annotations
+
+from prompts import texts
+from flows.messages import Reply
+from handlers import actions
+from handlers.context import Turn
+from handlers.nlu import Entities, Intent, Role, Understanding
+
+BUTTON_INTENTS = {
+    "yes": Intent.CONFIRM_YES,
+    "si": Intent.CONFIRM_YES,
+    "no": Intent.CONFIRM_NO,
+    "cancel": Intent.CANCEL,
+}
+
+
+def no_entities() -> Entities:
+    return Entities()
+
+
+def unknown_sender(turn: Turn) -> Reply:
+    """A polite answer that reveals nothing about any business or customer."""
+    return Reply().say(texts.UNKNOWN_SENDER)
+
+
+def not_understood(turn: Turn, understanding: Understanding) -> Reply:
+    if turn.speaker.role == Role.CUSTOMER:
+        return Reply().say(texts.NOT_UNDERSTOOD_CUSTOMER)
+    return Reply().say(texts.NOT_UNDERSTOOD_OWNER)
+
+
+def owner_only(turn: Turn, understanding: Understanding) -> Reply:
+    return Reply().say(texts.OWNER_ONLY)
+
+
+def help_(turn: Turn, understanding: Understanding) -> Reply:
+    if turn.speaker.role == Role.CUSTOMER:
+        return Reply().say(
+            texts.HELP_CUSTOMER.format(business=turn.business.name)
+        )
+    body = texts.HELP_OWNER
+    if turn.speaker.role == Role.STAFF:
+        body += "\n\n" + texts.HELP_STAFF_NOTE
+    return Reply().say(body)
+
+
+def greeting(turn: Turn, understanding: Understanding) -> Reply:
+    name = ""
+    if turn.speaker.user is not None and turn.speaker.user.name:
+        name = " " + turn.speaker.user.name.split()[0]
+    if turn.speaker.role == Role.CUSTOMER:
+        return Reply().say(
+            texts.GREETING_CUSTOMER.format(business=turn.business.name)
+        )
+    return Reply().say(texts.GREETING_OWNER.format(name=name))
+
+
+def thanks(turn: Turn, understanding: Understanding) -> Reply:
+    return Reply().say(texts.THANKS)
+
+
+def cancel(turn: Turn, understanding: Understanding) -> Reply:
+    had_flow = turn.conversation.flow is not None
+    turn.finish()
+    return Reply().say(texts.CANCELLED if had_flow else texts.NOTHING_TO_CANCEL)
+
+
+def stray_answer(turn: Turn, understanding: Understanding) -> Reply:
+    """A yes or no with no question pending."""
+    return Reply().say(texts.NOTHING_PENDING)
+
+
+def confirm_step(turn: Turn, understanding: Understanding) -> Reply | None:
+    """The answer to "¿Lo hago?": yes runs the action, no drops it."""
+    data = turn.conversation.data
+    if understanding.intent == Intent.CONFIRM_YES:
+        return actions.run(turn, data["action"], data.get("payload", {}))
+    if understanding.intent == Intent.CONFIRM_NO:
+        turn.finish()
+        return Reply().say(texts.NOT_DONE)
+    # Anything else abandons the pending action and is handled as a new message.
+    return None
+
+
+INTENTS = {
+    Intent.HELP: help_,
+    Intent.GREETING: greeting,
+    Intent.THANKS: thanks,
+    Intent.CANCEL: cancel,
+    Intent.CONFIRM_YES: stray_answer,
+    Intent.CONFIRM_NO: stray_answer,
+}
+STEPS = {actions.CONFIRM_FLOW: confirm_step}

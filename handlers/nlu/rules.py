@@ -1,0 +1,410 @@
+"""The rules: fast, offline, deterministic intent patterns over normalized Spanish."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from handlers.nlu.types import Intent, Role
+
+
+@dataclass(frozen=True)
+class Clues:
+    """What the parsers already found in the message, for rules that need it."""
+
+    amount: bool
+    refs: bool
+    date: bool
+    phone: bool
+    email: bool
+    colon_text: bool
+
+
+@dataclass(frozen=True)
+class Rule:
+    intent: Intent
+    pattern: re.Pattern[str]
+    when: Callable[[Clues], bool] | None = None
+
+
+def _r(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _whole(words: str) -> re.Pattern[str]:
+    """A message that is only one of these phrases (optionally with "por favor")."""
+    return re.compile(rf"^(?:(?:{words})\s*)+(?:por favor)?$")
+
+
+_PAY_VERB = r"(?:me\s+)?(?:pago|pagaron|pagó|deposito|depositaron|transfirio|transfirieron|abono|abonaron|liquido|liquidaron|cubrio)"
+
+# Any role, checked first: short whole-message answers and commands.
+_COMMON: list[Rule] = [
+    Rule(Intent.OPT_OUT, _whole(r"baja|stop|unsubscribe|darme de baja|dame de baja")),
+    Rule(
+        Intent.OPT_OUT,
+        _r(
+            r"\bya no (?:me |nos )?(?:manden|envien|escriban|mandes|envies|molesten)\b"
+            r"|\bno (?:me |nos )?(?:manden|envien|escriban) (?:mas )?(?:mensajes|nada)"
+            r"|\b(?:quiero|quisiera) darme de baja\b|\bdenme de baja\b"
+            r"|\bno quiero (?:recibir )?(?:mas )?(?:mensajes|recordatorios)"
+        ),
+    ),
+    Rule(Intent.OPT_IN, _whole(r"alta|darme de alta|dame de alta|start")),
+    Rule(
+        Intent.OPT_IN,
+        _r(r"\b(?:quiero|quisiera) (?:volver a )?recibir (?:los )?(?:mensajes|recordatorios)"),
+    ),
+    Rule(
+        Intent.CONFIRM_YES,
+        _whole(
+            r"si|va|vale|dale|orale|correcto|ok|claro|sale|de acuerdo|afirmativo|"
+            r"confirmo|confirmado|adelante|hazlo|exacto|asi es|perfecto|eso|ajá|aja|"
+            r"sii|si claro|claro que si|por supuesto|listo|sale y vale|yes|\U0001f44d"
+        ),
+    ),
+    Rule(
+        Intent.CONFIRM_NO,
+        _whole(r"no|negativo|para nada|mejor no|no gracias|todavia no|aun no|nah|no no"),
+    ),
+    Rule(
+        Intent.CANCEL,
+        _whole(
+            r"cancelar|cancela|cancelalo|cancelala|olvidalo|olvidala|olvida eso|salir|"
+            r"sal|dejalo|dejalo asi|ya no|mejor olvidalo|cancela eso|nada|olvidalo mejor|"
+            r"/cancel|/cancelar|terminar|ya no quiero|mejor dejalo"
+        ),
+    ),
+    Rule(
+        Intent.HELP,
+        _r(
+            r"^(?:/?ayuda|/?help|/?menu|/start|opciones|comandos|instrucciones)\b"
+            r"|\bque (?:puedes|sabes|mas puedes) hacer\b|\bcomo (?:te uso|funcionas|funciona esto)\b"
+            r"|\bque haces\b|\b(?:necesito|ocupo) ayuda\b|\bayudame\b|\bmuestrame el menu\b"
+            r"|\bque (?:opciones|comandos) (?:hay|tienes|tengo)\b"
+        ),
+    ),
+    Rule(
+        Intent.THANKS,
+        _r(
+            r"^(?:muchas |mil |muchisimas )?gracias\b(?:[^?]{0,25})$|^(?:te lo |se lo )?agradezco\b"
+            r"|^gracias$|^muy amable\b"
+        ),
+    ),
+    Rule(
+        Intent.GREETING,
+        _r(
+            r"^(?:hola|holi|buenos dias|buen dia|buenas tardes|buenas noches|buenas|"
+            r"que tal|hey|saludos|que onda)(?: [a-z]+){0,3}$"
+        ),
+    ),
+]
+
+_OWNER: list[Rule] = [
+    Rule(
+        Intent.REPLY_TO_CUSTOMER,
+        _r(r"^(?:responder|responde|respondele|contesta|contestar|contestale|mensaje)\b"),
+        lambda c: c.colon_text,
+    ),
+    Rule(Intent.REPLY_TO_CUSTOMER, _r(r"^dile a .+? que .+"), None),
+    Rule(
+        Intent.UNDO,
+        _r(
+            r"^/?deshacer\b|\bdeshaz\b|\bdeshazlo\b|\bme equivoque\b|\brevierte\b|\brevertir\b"
+            r"|\bborra (?:lo|el) ultimo\b|\beso no era\b|\bquita el ultimo pago\b|\bundo\b"
+        ),
+    ),
+    Rule(
+        Intent.MISSING_EMAILS,
+        _r(
+            r"(?:sin|no tienen?|les falta|falta(?:n)? de|falta el) (?:su )?correo"
+            r"|correos? (?:que )?(?:faltan|faltantes)|(?:sin|no tienen) (?:su )?(?:e?mail)"
+        ),
+    ),
+    Rule(
+        Intent.WHATSAPP_REMINDERS_OFF,
+        _r(
+            r"(?:desactiva|desactivale|apaga|apagale|quita|quitale|deshabilita|deja de mandar|"
+            r"ya no (?:le |les )?mandes|no (?:le |les )?mandes|sin)\b.*recordatorios?.*whatsapp"
+            r"|whatsapp.*recordatorios?.*(?:desactiva|apaga|off|no)\b"
+            r"|(?:desactiva|apaga|quita|deshabilita)\b.*whatsapp.*recordatorios?"
+            r"|recordatorios? (?:por|de|x) whatsapp.*\b(?:off|desactivados?|apagados?)\b"
+        ),
+    ),
+    Rule(
+        Intent.WHATSAPP_REMINDERS_ON,
+        _r(
+            r"(?:activa|activale|prende|prendele|enciende|habilita|pon|ponle|manda|mandale|"
+            r"envia|enviale)\b.*recordatorios?.*whatsapp"
+            r"|(?:activa|prende|habilita)\b.*whatsapp.*recordatorios?"
+            r"|recordatorios? (?:por|de|x) whatsapp.*\b(?:on|activados?|prendidos?)\b"
+        ),
+    ),
+    Rule(
+        Intent.SET_CONTACT_EMAIL,
+        _r(r"."),
+        lambda c: c.email,
+    ),
+    Rule(
+        Intent.SET_CONTACT_WHATSAPP,
+        _r(r"whatsapp|\bcel\b|celular|telefono|\bnumero\b|\btel\b|movil"),
+        lambda c: c.phone,
+    ),
+    Rule(
+        Intent.RESUME_REMINDERS,
+        _r(
+            r"(?:reanuda|reanudar|reactiva|reactivale|reactivar|retoma|retomar|continua|"
+            r"despausa|quita(?:le)? la pausa|vuelve a (?:mandar|enviar|activar)|"
+            r"ya (?:puedes|le puedes) (?:mandar|cobrar)|activa|activale|prende)"
+            r"\b.*(?:recordatorios?|cobranza|avisos|mensajes|cobrarle|cobros)"
+            r"|(?:recordatorios?|cobranza).*\b(?:reanuda|reactiva|de nuevo|otra vez)\b"
+        ),
+    ),
+    Rule(
+        Intent.PAUSE_REMINDERS,
+        _r(
+            r"(?:pausa|pausale|pausar|pon en pausa|deten|detener|para|parale|suspende|"
+            r"suspender|suspendele|congela|deja de (?:mandar|enviar|cobrar)|"
+            r"ya no (?:le |les )?(?:mandes|envies|cobres)|no (?:le |les )?(?:mandes|envies)|"
+            r"desactiva|apaga|frena)\b.*(?:recordatorios?|cobranza|avisos|mensajes|cobrarle|cobros)"
+            r"|(?:recordatorios?|cobranza).*\b(?:en pausa|pausad[oa]s?)\b"
+            r"|^(?:pausa|pausar|deten)\b.*\b(?:a|de) [a-z]+"
+            r"|\bdeja de cobrarle\b|\bno le cobres\b"
+        ),
+    ),
+    Rule(
+        Intent.SHOW_INVOICES,
+        _r(
+            r"(?:desoculta|desocultar|vuelve a mostrar|muestra de nuevo|deja de ocultar|"
+            r"ya no ocultes|quita lo oculto|destapa|haz visibles?|mostrar otra vez|"
+            r"vuelve(?:las)? visibles?|muestra otra vez|reaparece)\b.*factura"
+            r"|facturas?.*\b(?:visibles?|desocult\w*)\b"
+        ),
+    ),
+    Rule(
+        Intent.HIDE_INVOICES,
+        _r(
+            r"(?:oculta|ocultale|ocultar|esconde|escondele|esconder|no muestres|"
+            r"quita de la vista|archiva)\b.*factura|facturas?.*\bocult[ao]s?\b"
+        ),
+    ),
+    Rule(
+        Intent.ROTATE_LINK,
+        _r(
+            r"(?:nuevo|nueva|otro|otra|cambia|cambiale|regenera|renueva|revoca|revocar|"
+            r"invalida|anula|desactiva|caduca|reinicia)\b.*\b(?:link|liga|enlace|portal|token)"
+            r"|\b(?:link|liga|enlace)\b.*\b(?:nuevo|nueva|revoca\w*|cambi\w+|otro)\b"
+        ),
+    ),
+    Rule(
+        Intent.SEND_LINK,
+        _r(
+            r"\b(?:link|liga|enlace|portal)\b"
+        ),
+    ),
+    Rule(
+        Intent.FINANCING_STATUS,
+        _r(
+            r"(?:cuanto|como va|como esta|estatus|status|estado|en que va|que paso con|"
+            r"ya (?:me )?(?:aprobaron|autorizaron)|mi solicitud|linea|disponible|saldo)"
+            r".*(?:financiamiento|credito|prestamo|factoraje|adelanto)"
+            r"|(?:financiamiento|credito|prestamo).*(?:tengo|aprobado|autorizado|disponible|"
+            r"estatus|como va|en que va|dispuesto|cuanto)"
+        ),
+    ),
+    Rule(
+        Intent.FINANCING_START,
+        _r(
+            r"financiamiento|financiar|credito|prestamo|factoraje|adelanto de (?:facturas|cobranza)|"
+            r"adelantar (?:mis )?facturas|capital de trabajo|me presten|lana prestada"
+        ),
+    ),
+    Rule(
+        Intent.COLLECTION_CHART,
+        _r(
+            r"grafica|grafico|chart|antiguedad de saldos|aging"
+            r"|como (?:va|vamos|voy|anda|esta) (?:(?:mi|la|nuestra) )?cobranza"
+            r"|(?:reporte|resumen|panorama) de (?:la |mi )?cobranza"
+        ),
+    ),
+    Rule(
+        Intent.MOVEMENTS,
+        _r(
+            r"movimientos|ingresos|cuanto (?:me |nos |se |ha |hemos |he )?(?:entro|entraron|"
+            r"ha entrado|han entrado|cobre|cobramos|hemos cobrado|he cobrado|recibi|recibimos|"
+            r"se cobro|pagaron|han pagado|depositaron|ingreso|llego)"
+            r"|que (?:me )?(?:entro|pagos (?:recibi|me llegaron|entraron)|depositos)"
+            r"|(?:depositos|pagos) (?:recibidos|que (?:me )?llegaron|de (?:hoy|la semana|este mes))"
+            r"|flujo de (?:efectivo|caja)|cuanto ha caido"
+        ),
+    ),
+    Rule(
+        Intent.PAYABLES_DUE,
+        _r(
+            r"(?:que|cuanto) (?:tengo|tenemos|hay|me toca|nos toca) (?:que|de) pagar"
+            r"|(?:pagos|facturas|cuentas|pendientes) (?:a|de|con|por pagar a) proveedor"
+            r"|cuentas por pagar|por pagar\b|\bque (?:debo|debemos) pagar"
+            r"|a quien(?:es)? (?:le |les )?(?:debo|debemos|tengo que pagar)"
+            r"|(?:cuanto|que) (?:le |les )?(?:debo|debemos) (?:a )?(?:los )?proveedor"
+            r"|^cuanto debo\b|que (?:se |me )?vence (?:de pago|pagar)|que pagos tengo"
+            r"|proveedores? (?:que|por) pagar|pagos? pendientes? (?:a|de) proveedores"
+        ),
+    ),
+    Rule(
+        Intent.PAY_SUPPLIER,
+        _r(
+            r"^(?:ahora |ya |oye |por favor )?(?:pagale|paga|pagarle|pagales|transfierele|transfiere|"
+            r"liquidale|liquida|programa el pago|programale|haz(?:le)? el pago|hazle una transferencia"
+            r"|manda(?:le)? el pago|deposita(?:le)?)\b"
+            r"|\b(?:hay que|quiero|necesito|tengo que|ocupo) (?:pagarle|pagar|liquidar|liquidarle|"
+            r"transferirle|depositarle)\b.*(?:proveedor|factura|\b[a-z]-?\d|\ba\b)"
+            r"|\bpago a proveedor"
+        ),
+    ),
+    Rule(
+        Intent.REGISTER_PAYMENT,
+        _r(
+            r"\b(?:marca|marcala|marcalas|marcar|pon|ponla|poner|registra|registrame|registrar|"
+            r"anota|anotale|apunta|apuntale|da por|dala por|dalas por)\b.*\b(?:pagad[ao]s?|"
+            r"pago|pagos|abono|cobrad[ao]s?|liquidad[ao]s?)"
+            r"|" + _PAY_VERB + r"\b"
+            r"|\b(?:recibi|recibimos|me llego|llego|entro|cayo|cobre|cobramos)\b.*"
+            r"(?:pago|deposito|transferencia|abono|\d|mil|\bde [a-z])"
+            r"|\babono\b|\bdeposito\b|\bya pago\b|\bpagaron\b|\bya liquido\b"
+        ),
+    ),
+    Rule(
+        Intent.OVERDUE,
+        _r(
+            r"vencid[ao]s?|atrasad[ao]s?|morosos?|retrasad[ao]s?|vencen|se vencio|"
+            r"no han pagado|fuera de plazo|pasad[ao]s? de (?:fecha|plazo)"
+        ),
+    ),
+    Rule(
+        Intent.TOP_DEBTORS,
+        _r(
+            r"quien(?:es)? (?:me |nos )?(?:debe|deben) mas|mayor(?:es)? deudor|top (?:\d+ )?deudores"
+            r"|principales deudores|(?:lista|ranking) de deudores|quien(?:es)? (?:me |nos )?deben\b"
+            r"|\bdeudores\b|clientes que mas (?:me |nos )?deben|los que mas (?:me |nos )?deben"
+            r"|quien tiene (?:el )?(?:mayor|mas) saldo"
+        ),
+    ),
+    Rule(
+        Intent.INVOICE_STATUS,
+        _r(
+            r"como va|como esta|estatus|status|estado|que paso con|ya (?:la )?pagaron|ya se pago|"
+            r"info|detalle|checa|revisa|busca|datos de|^(?:la )?factura|^[a-z]{0,4}-?\d+$|"
+            r"ya esta pagada|sigue pendiente|esta pagada|cuanto falta|saldo|cuanto debe|"
+            r"muestrame|ensename|pasame|dame"
+        ),
+        lambda c: c.refs,
+    ),
+    Rule(
+        Intent.BALANCE_CUSTOMER,
+        _r(
+            r"cuanto (?:me |nos )?(?:debe|adeuda)\b|que (?:me |nos )?debe\b|saldo de(?:l)?\b|"
+            r"estado de cuenta|adeudo de|debe [a-z]|facturas (?:pendientes |abiertas )?de\b|"
+            r"cuanto (?:le )?(?:falta|queda) (?:por cobrar|a)\b|cuenta de\b|"
+            r"cuanto tiene pendiente"
+        ),
+    ),
+    Rule(
+        Intent.BALANCE_TOTAL,
+        _r(
+            r"cuanto (?:me |nos )?(?:deben|adeudan)\b|por cobrar|\bsaldo\b|\bcartera\b|"
+            r"cuanto (?:dinero )?(?:hay|tengo) (?:en la calle|afuera|pendiente)|"
+            r"total (?:que )?(?:me )?deben|cuentas por cobrar|cuanto tengo por cobrar|"
+            r"que me deben|cuanto me falta (?:por )?cobrar|total pendiente|pendiente de cobro"
+        ),
+    ),
+]
+
+_CUSTOMER: list[Rule] = [
+    Rule(
+        Intent.CUSTOMER_DISPUTE,
+        _r(
+            r"no (?:la |lo )?reconozco|(?:esta|estan|viene|vienen) mal|no es (?:correcto|mia|mio|nuestra)|"
+            r"incorrect[ao]|equivocad[ao]|no (?:me |nos )?corresponde|error en|cobro de mas|"
+            r"cobraron de mas|no (?:pedi|compre|solicite|recibi (?:la|el|los) (?:mercancia|producto|servicio))|"
+            r"aclaracion|reclamo|no cuadra|no coincide|no es lo que|ya estaba pagad|esa factura no|"
+            r"no debo\b|duplicad[ao]|me cobran (?:algo|de mas)|no es asi"
+        ),
+    ),
+    Rule(
+        Intent.CUSTOMER_PLAN,
+        _r(
+            r"en partes|parcialidades|pagos parciales|a plazos|en plazos|plan de pagos|"
+            r"en abonos|abonar|convenio|pagar (?:de a poco|poco a poco|una parte|la mitad)|"
+            r"en (?:dos|tres|2|3|varios) (?:pagos|partes|exhibiciones)|diferir|meses sin intereses|"
+            r"(?:dar|darles|dejar) un abono|facilidades de pago|mas tiempo para pagar|"
+            r"prorroga|dividir el pago"
+        ),
+    ),
+    Rule(
+        Intent.CUSTOMER_PAID,
+        _r(
+            r"\bya (?:les |le |te )?(?:pague|deposite|transferi|liquide|cubri|realice|hice|"
+            r"quedo|esta|estan|se (?:pago|deposito|hizo))|comprobante|"
+            r"\b(?:les |le |te )?(?:pague|deposite|transferi|liquide) (?:ayer|hoy|el|la|esta|en la|desde)"
+            r"|\b(?:acabo de|acabamos de) (?:pagar|depositar|transferir)\b|ahi (?:va|te va|les va)|"
+            r"(?:hice|realice|mande) (?:el|la|un|una) (?:pago|deposito|transferencia|spei)|"
+            r"\bpagado\b|\bya pagamos\b|\bya depositamos\b|\blisto el pago\b|\bya esta pagad"
+        ),
+    ),
+    Rule(
+        Intent.CUSTOMER_PROMISE,
+        _r(
+            r"\b(?:pago|pagare|pagaria|pagamos|les pago|le pago|te pago|deposito|les deposito|"
+            r"le deposito|te deposito|depositamos|depositare|transfiero|les transfiero|"
+            r"transferimos|liquido|liquidamos|cubro|abono|voy a (?:pagar|depositar|transferir|"
+            r"liquidar)|vamos a (?:pagar|depositar|transferir|liquidar)|queda(?:ria)? pagad|"
+            r"se (?:les |le )?paga|se deposita|sale el pago|hago el pago|hago el deposito|"
+            r"hacemos el pago|me pagan|nos pagan|cobro)\b"
+        ),
+        lambda c: c.date,
+    ),
+    Rule(
+        Intent.CUSTOMER_LINK,
+        _r(
+            r"\b(?:link|liga|enlace|portal)\b|donde (?:pago|les pago|deposito|puedo pagar)|"
+            r"como (?:pago|les pago|puedo pagar|les deposito|deposito)|"
+            r"(?:cuenta|clabe|datos) (?:para|de) (?:pago|pagar|depositar|deposito|transferencia)|"
+            r"\bclabe\b|datos bancarios|a que cuenta|numero de cuenta"
+        ),
+    ),
+    Rule(
+        Intent.CUSTOMER_INVOICE,
+        _r(
+            r"\bfacturas?\b|\bxml\b|\bpdf\b|\bcfdi\b|comprobante fiscal"
+        ),
+    ),
+    Rule(
+        Intent.CUSTOMER_BALANCE,
+        _r(
+            r"cuanto (?:les |le |te )?(?:debo|debemos|adeudo|es|seria|tengo que pagar|hay que pagar)|"
+            r"\bmi (?:saldo|adeudo|deuda|cuenta)\b|\bnuestro (?:saldo|adeudo)\b|estado de cuenta|"
+            r"que (?:les |le )?(?:debo|debemos)|\bsaldo\b|total a pagar|cuanto falta|"
+            r"cuanto (?:me |nos )?falta|tengo (?:algo )?pendiente|adeudo|que tengo pendiente"
+        ),
+    ),
+]
+
+
+def rules_for(role: Role) -> list[Rule]:
+    """The rules a speaker's role can match, in the order they are tried."""
+    if role in (Role.OWNER, Role.STAFF):
+        return _COMMON + _OWNER
+    if role is Role.CUSTOMER:
+        return _COMMON + _CUSTOMER
+    return list(_COMMON)
+
+
+def match_rules(normalized: str, clues: Clues, role: Role) -> Intent | None:
+    """The first rule that matches, or None when the rules cannot place it."""
+    for rule in rules_for(role):
+        if rule.when is not None and not rule.when(clues):
+            continue
+        if rule.pattern.search(normalized):
+            return rule.intent
+    return None

@@ -1,0 +1,84 @@
+"""Where a turn goes: an open step of a flow, a confirmation, or a new intent.
+
+Each feature module contributes a table: `INTENTS` (intent to handler), `STEPS`
+(flow name to the function that takes the flow's next answer) and `ACTIONS`
+(confirmed action name to the function that carries it out).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flows.messages import Reply
+from handlers import common, customer, owner
+from handlers.context import Turn
+from handlers.nlu import Intent, Role, Understanding, understand
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Turn, Understanding], Reply]
+StepHandler = Callable[[Turn, Understanding], Reply | None]
+
+INTENTS: dict[Intent, Handler] = {
+    **common.INTENTS,
+    **owner.INTENTS,
+    **customer.INTENTS,
+}
+STEPS: dict[str, StepHandler] = {
+    **common.STEPS,
+    **owner.STEPS,
+    **customer.STEPS,
+}
+OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY
+# What a message may do whatever flow is open.
+INTERRUPTS = frozenset({Intent.CANCEL, Intent.HELP})
+
+
+def route(turn: Turn) -> Reply:
+    speaker = turn.speaker
+    if speaker.business is None:
+        return common.unknown_sender(turn)
+
+    text = turn.inbound.button_payload or turn.inbound.text
+    understanding = _understand(turn, text)
+    log.info(
+        "message understood",
+        extra={
+            "business_id": speaker.business.id,
+            "channel": turn.channel,
+            "intent": str(understanding.intent),
+            "source": understanding.source,
+            "flow": turn.conversation.flow,
+        },
+    )
+
+    flow = turn.conversation.flow
+    if flow and understanding.intent not in INTERRUPTS:
+        step = STEPS.get(flow)
+        if step is not None:
+            reply = step(turn, understanding)
+            if reply is not None:
+                return reply
+        turn.finish()
+
+    handler = INTENTS.get(understanding.intent)
+    if handler is None:
+        return common.not_understood(turn, understanding)
+    if understanding.intent in OWNER_ONLY and speaker.role != Role.OWNER:
+        return common.owner_only(turn, understanding)
+    return handler(turn, understanding)
+
+
+def _understand(turn: Turn, text: str) -> Understanding:
+    payload = (turn.inbound.button_payload or "").lower()
+    if payload in common.BUTTON_INTENTS:
+        return Understanding(
+            intent=common.BUTTON_INTENTS[payload],
+            entities=common.no_entities(),
+            source="button",
+            confidence=1.0,
+        )
+    return understand(
+        text, role=turn.speaker.role, today=turn.today, llm=turn.config.llm
+    )

@@ -1,0 +1,1 @@
+"""Language: LLM prompts and the es-MX message templates."""

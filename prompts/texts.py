@@ -1,0 +1,50 @@
+"""The es-MX texts of Cobra's chat replies, kept apart from the code that fills them."""
+
+UNKNOWN_SENDER = (
+    "Hola 👋 Este número es un asistente de cobranza. No encuentro tu número "
+    "registrado, así que no puedo darte información. Si eres cliente, contesta "
+    "desde el número al que te llegan los avisos o usa el enlace de tu estado de "
+    "cuenta."
+)
+NOT_UNDERSTOOD_OWNER = (
+    "No te entendí 🤔. Puedo decirte cuánto te deben («¿cuánto me deben?»), el "
+    "saldo de un cliente («¿cuánto me debe Acme?»), registrar un cobro («Acme me "
+    "pagó 5 mil») o mandar un link de pago. Escribe «ayuda» para ver todo."
+)
+NOT_UNDERSTOOD_CUSTOMER = (
+    "No te entendí 🤔. Puedes preguntarme «¿cuánto debo?», pedirme «mándame la "
+    "factura», «el link de pago», o avisarme «ya pagué». Le paso tu mensaje al "
+    "negocio si necesitas algo más."
+)
+OWNER_ONLY = (
+    "Eso sólo lo puede hacer la persona dueña del negocio. Pídeselo a ella, o "
+    "pregúntame saldos, facturas o registra un cobro."
+)
+HELP_OWNER = """Esto es lo que puedo hacer:
+• Saldos: «¿cuánto me deben?», «¿cuánto me debe Acme?», «¿quién me debe más?», «vencidas»
+• Una factura: «¿cómo va la A-102?»
+• Proveedores: «¿qué tengo que pagar esta semana?»
+• Cobros: «Acme me pagó 5 mil», «marca pagada la A-102», «deshacer»
+• Links: «mándale el link de pago a Acme», «nuevo link para Acme»
+• Contactos: «el whatsapp de Acme es 55 1234 5678», «el correo de Acme es pagos@acme.mx»
+• Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»
+• Gráfica: «¿cómo va mi cobranza?»
+Escribe «cancelar» para salir de cualquier paso."""
+HELP_STAFF_NOTE = "Pagar a proveedores y pedir financiamiento lo hace la dueña o el dueño."
+HELP_CUSTOMER = """Soy el asistente de cobranza de {business}. Puedes escribirme:
+• «¿cuánto debo?»
+• «mándame la factura A-102»
+• «¿me pasas el link?»
+• «ya pagué» (con foto o PDF del comprobante)
+• «pago el viernes»
+• «BAJA» para dejar de recibir recordatorios por WhatsApp"""
+GREETING_OWNER = "¡Hola{name}! ¿En qué te ayudo? Escribe «ayuda» para ver ejemplos."
+GREETING_CUSTOMER = (
+    "¡Hola! Soy el asistente de cobranza de {business}. Pregúntame «¿cuánto "
+    "debo?» o escribe «ayuda»."
+)
+THANKS = "¡Con gusto! 🙌"
+CANCELLED = "Listo, lo dejé así. No hice ningún cambio."
+NOTHING_TO_CANCEL = "No hay nada pendiente que cancelar."
+NOTHING_PENDING = "No tengo ninguna pregunta pendiente. ¿En qué te ayudo?"
+NOT_DONE = "Va, no hice nada."

@@ -1,0 +1,410 @@
+"""Cobra's tables as typed SQLAlchemy 2 models.
+
+Every row belongs to one business; amounts are `Numeric` read back as `Decimal`;
+times are UTC (`DateTime(timezone=True)`), shown in the business's time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MONEY = Numeric(18, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        Decimal: MONEY,
+        dt.datetime: DateTime(timezone=True),
+    }
+
+
+def utcnow() -> dt.datetime:
+    """Default for created-at columns only; logic receives its time from callers."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    STAFF = "staff"
+
+
+class ContactKind(StrEnum):
+    CUSTOMER = "customer"
+    SUPPLIER = "supplier"
+
+
+class Direction(StrEnum):
+    RECEIVABLE = "receivable"
+    PAYABLE = "payable"
+
+
+class InvoiceStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class InvoiceSource(StrEnum):
+    SAT = "sat"
+    MANUAL = "manual"
+    ISSUED = "issued"
+
+
+class PaymentSource(StrEnum):
+    CHAT = "chat"
+    TELEGRAM = "telegram"
+    PORTAL = "portal"
+    STP = "stp"
+    MANUAL = "manual"
+    SAT = "sat"
+
+
+class ComplementStatus(StrEnum):
+    NOT_REQUIRED = "not_required"
+    PENDING = "pending"
+    ISSUED = "issued"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+
+
+class Business(Base):
+    __tablename__ = "business"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    rfc: Mapped[str] = mapped_column(String(13), unique=True)
+    tax_regime: Mapped[str | None] = mapped_column(String(3))
+    postal_code: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Mexico_City")
+    clabe: Mapped[str | None] = mapped_column(String(18))
+    bank_name: Mapped[str | None] = mapped_column(String(64))
+    stp_account_prefix: Mapped[str | None] = mapped_column(String(8))
+    default_terms_days: Mapped[int] = mapped_column(Integer, default=30)
+    reminders_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    __table_args__ = (
+        UniqueConstraint("business_id", "whatsapp"),
+        UniqueConstraint("business_id", "telegram_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(255))
+    whatsapp: Mapped[str | None] = mapped_column(String(20), index=True)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    telegram_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    business: Mapped[Business] = relationship()
+
+
+class ReminderSet(Base):
+    __tablename__ = "reminder_set"
+    __table_args__ = (UniqueConstraint("business_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    statement_every_days: Mapped[int | None] = mapped_column(Integer, default=14)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    rules: Mapped[list[ReminderRule]] = relationship(
+        back_populates="reminder_set",
+        cascade="all, delete-orphan",
+        order_by="ReminderRule.offset_days",
+    )
+
+
+class ReminderRule(Base):
+    """One trigger of a set: an event and an offset in days from the due date."""
+
+    __tablename__ = "reminder_rule"
+    __table_args__ = (UniqueConstraint("reminder_set_id", "event", "offset_days"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reminder_set_id: Mapped[int] = mapped_column(
+        ForeignKey("reminder_set.id", ondelete="CASCADE"), index=True
+    )
+    # "issued" (offset from the issue date) or "due" (offset from the due date).
+    event: Mapped[str] = mapped_column(String(16))
+    offset_days: Mapped[int] = mapped_column(Integer)
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+    whatsapp: Mapped[bool] = mapped_column(Boolean, default=True)
+    template: Mapped[str | None] = mapped_column(String(64))
+    wording: Mapped[str | None] = mapped_column(Text)
+
+    reminder_set: Mapped[ReminderSet] = relationship(back_populates="rules")
+
+
+class Contact(Base):
+    __tablename__ = "contact"
+    __table_args__ = (
+        UniqueConstraint("business_id", "kind", "match_key"),
+        UniqueConstraint("business_id", "virtual_clabe"),
+        Index("ix_contact_business_rfc", "business_id", "rfc"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    rfc: Mapped[str] = mapped_column(String(13))
+    # The RFC, or RFC and name for the SAT's generic RFCs shared by many people.
+    match_key: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(300))
+    trade_name: Mapped[str | None] = mapped_column(String(300))
+    tax_regime: Mapped[str | None] = mapped_column(String(3))
+    postal_code: Mapped[str | None] = mapped_column(String(5))
+    emails: Mapped[str | None] = mapped_column(Text)
+    whatsapp: Mapped[str | None] = mapped_column(String(20), index=True)
+    clabe: Mapped[str | None] = mapped_column(String(18))
+    virtual_clabe: Mapped[str | None] = mapped_column(String(18))
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    terms_days: Mapped[int | None] = mapped_column(Integer)
+    invoices_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
+    whatsapp_reminders: Mapped[bool] = mapped_column(Boolean, default=False)
+    whatsapp_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminder_set_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reminder_set.id", ondelete="SET NULL")
+    )
+    portal_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    portal_token_nonce: Mapped[str | None] = mapped_column(String(32))
+    portal_token_created_at: Mapped[dt.datetime | None]
+    last_statement_on: Mapped[dt.date | None] = mapped_column(Date)
+    whatsapp_last_inbound_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    business: Mapped[Business] = relationship()
+
+    @property
+    def email_list(self) -> list[str]:
+        return [e.strip() for e in (self.emails or "").split(",") if e.strip()]
+
+
+class Invoice(Base):
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("business_id", "uuid"),
+        Index("ix_invoice_open", "business_id", "direction", "status", "due_date"),
+        Index("ix_invoice_folio", "business_id", "folio"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    cfdi_type: Mapped[str] = mapped_column(String(1), default="I")
+    uuid: Mapped[str | None] = mapped_column(String(36))
+    series: Mapped[str | None] = mapped_column(String(25))
+    folio: Mapped[str | None] = mapped_column(String(40))
+    issued_at: Mapped[dt.datetime]
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), default="MXN")
+    exchange_rate: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    subtotal: Mapped[Decimal]
+    total: Mapped[Decimal]
+    paid: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    balance: Mapped[Decimal]
+    payment_method: Mapped[str] = mapped_column(String(3), default="PUE")
+    payment_form: Mapped[str | None] = mapped_column(String(2))
+    payment_terms: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default=InvoiceStatus.PENDING)
+    source: Mapped[str] = mapped_column(String(16), default=InvoiceSource.MANUAL)
+    description: Mapped[str | None] = mapped_column(String(1000))
+    cancelled_at: Mapped[dt.datetime | None]
+    xml: Mapped[str | None] = mapped_column(Text, deferred=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+
+    @property
+    def label(self) -> str:
+        """How people name the invoice: `A-102`, or the folio, or a short UUID."""
+        if self.series and self.folio:
+            return f"{self.series}-{self.folio}"
+        if self.folio:
+            return self.folio
+        return (self.uuid or str(self.id))[:8].upper()
+
+
+class Payment(Base):
+    __tablename__ = "payment"
+    __table_args__ = (UniqueConstraint("business_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3), default="MXN")
+    paid_at: Mapped[dt.datetime]
+    method: Mapped[str | None] = mapped_column(String(2))
+    reference: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    complement_status: Mapped[str] = mapped_column(
+        String(16), default=ComplementStatus.NOT_REQUIRED
+    )
+    complement_uuid: Mapped[str | None] = mapped_column(String(36))
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    reversed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+    allocations: Mapped[list[PaymentAllocation]] = relationship(
+        back_populates="payment", cascade="all, delete-orphan"
+    )
+
+
+class PaymentAllocation(Base):
+    __tablename__ = "payment_allocation"
+    __table_args__ = (UniqueConstraint("payment_id", "invoice_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payment.id", ondelete="CASCADE"), index=True
+    )
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    amount: Mapped[Decimal]
+    # Pagos 2.0 fields when the allocation came from (or goes into) a complement.
+    partial_number: Mapped[int | None] = mapped_column(Integer)
+    previous_balance: Mapped[Decimal | None]
+
+    payment: Mapped[Payment] = relationship(back_populates="allocations")
+    invoice: Mapped[Invoice] = relationship()
+
+
+class InboundMessage(Base):
+    """A message received; the unique provider id makes a retried webhook act once."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("business.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text)
+    media: Mapped[dict[str, Any] | None]
+    reply: Mapped[dict[str, Any] | None]
+    received_at: Mapped[dt.datetime]
+
+
+class OutboundMessage(Base):
+    """The outbox: every message is a row first, then delivered once."""
+
+    __tablename__ = "outbound_message"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        Index("ix_outbound_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("business.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(255))
+    template: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    claimed_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    delivery_status: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+
+
+class Conversation(Base):
+    """Per channel and sender: the flow and step in progress, with an expiry."""
+
+    __tablename__ = "conversation"
+    __table_args__ = (UniqueConstraint("channel", "sender"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("business.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(64))
+    flow: Mapped[str | None] = mapped_column(String(64))
+    step: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    expires_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime]
+
+
+class InstallSecret(Base):
+    """A key generated on first use when `SECRETS_KEY` is not set (development)."""
+
+    __tablename__ = "install_secret"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_business_time", "business_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime]

@@ -1,0 +1,300 @@
+"""Query functions over Cobra's tables.
+
+Each takes the session and keyword arguments, always filters by business, and never
+commits: the flow that calls it owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    Business,
+    Contact,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    User,
+)
+
+AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+def business_by_rfc(session: Session, *, rfc: str) -> Business | None:
+    return session.scalar(select(Business).where(Business.rfc == rfc.upper()))
+
+
+def business_by_id(session: Session, *, business_id: int) -> Business | None:
+    return session.get(Business, business_id)
+
+
+def users_by_whatsapp(session: Session, *, phone: str) -> Sequence[User]:
+    return session.scalars(
+        select(User).where(User.whatsapp == phone).order_by(User.id)
+    ).all()
+
+
+def users_by_telegram(session: Session, *, telegram_user_id: int) -> Sequence[User]:
+    return session.scalars(
+        select(User)
+        .where(User.telegram_user_id == telegram_user_id)
+        .order_by(User.id)
+    ).all()
+
+
+def users_of(
+    session: Session, *, business_id: int, role: str | None = None
+) -> Sequence[User]:
+    query = select(User).where(User.business_id == business_id)
+    if role:
+        query = query.where(User.role == role)
+    return session.scalars(query.order_by(User.id)).all()
+
+
+def contacts_by_whatsapp(session: Session, *, phone: str) -> Sequence[Contact]:
+    return session.scalars(
+        select(Contact).where(Contact.whatsapp == phone).order_by(Contact.id)
+    ).all()
+
+
+def contact_by_rfc(
+    session: Session, *, business_id: int, rfc: str, kind: str | None = None
+) -> Contact | None:
+    query = select(Contact).where(
+        Contact.business_id == business_id, Contact.rfc == rfc.upper()
+    )
+    if kind:
+        query = query.where(Contact.kind == kind)
+    return session.scalars(query.order_by(Contact.id)).first()
+
+
+def contact_by_key(
+    session: Session, *, business_id: int, kind: str, key: str
+) -> Contact | None:
+    return session.scalar(
+        select(Contact).where(
+            Contact.business_id == business_id,
+            Contact.kind == kind,
+            Contact.match_key == key,
+        )
+    )
+
+
+def contacts_of(
+    session: Session, *, business_id: int, kind: str | None = None
+) -> Sequence[Contact]:
+    query = select(Contact).where(Contact.business_id == business_id)
+    if kind:
+        query = query.where(Contact.kind == kind)
+    return session.scalars(query.order_by(Contact.name)).all()
+
+
+def next_contact_sequence(session: Session, *, business_id: int) -> int:
+    current = session.scalar(
+        select(func.max(Contact.sequence)).where(Contact.business_id == business_id)
+    )
+    return (current or 0) + 1
+
+
+def _open(business_id: int, direction: str) -> Select[tuple[Invoice]]:
+    return select(Invoice).where(
+        Invoice.business_id == business_id,
+        Invoice.direction == direction,
+        Invoice.status == InvoiceStatus.PENDING,
+        Invoice.balance > 0,
+    )
+
+
+def open_invoices(
+    session: Session,
+    *,
+    business_id: int,
+    direction: str,
+    contact_id: int | None = None,
+    include_hidden: bool = True,
+    overdue_on: dt.date | None = None,
+    due_until: dt.date | None = None,
+    limit: int | None = None,
+    for_update: bool = False,
+) -> Sequence[Invoice]:
+    """Open invoices, oldest due first; `overdue_on` keeps those due before it."""
+    query = _open(business_id, direction)
+    if contact_id is not None:
+        query = query.where(Invoice.contact_id == contact_id)
+    if not include_hidden:
+        query = query.join(Contact, Contact.id == Invoice.contact_id).where(
+            Contact.invoices_hidden.is_(False)
+        )
+    if overdue_on is not None:
+        query = query.where(Invoice.due_date < overdue_on)
+    if due_until is not None:
+        query = query.where(Invoice.due_date <= due_until)
+    query = query.order_by(Invoice.due_date, Invoice.issue_date, Invoice.id)
+    if limit:
+        query = query.limit(limit)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).all()
+
+
+def invoices_by_ref(
+    session: Session,
+    *,
+    business_id: int,
+    folio: str,
+    series: str | None = None,
+    direction: str | None = None,
+    contact_id: int | None = None,
+) -> Sequence[Invoice]:
+    """Invoices named by folio (and series when given), any status."""
+    query = select(Invoice).where(
+        Invoice.business_id == business_id,
+        func.upper(Invoice.folio) == folio.upper(),
+    )
+    if series:
+        query = query.where(func.upper(Invoice.series) == series.upper())
+    if direction:
+        query = query.where(Invoice.direction == direction)
+    if contact_id is not None:
+        query = query.where(Invoice.contact_id == contact_id)
+    return session.scalars(query.order_by(Invoice.issue_date.desc())).all()
+
+
+def invoice_by_uuid(
+    session: Session, *, business_id: int, uuid: str
+) -> Invoice | None:
+    return session.scalar(
+        select(Invoice).where(
+            Invoice.business_id == business_id, Invoice.uuid == uuid.upper()
+        )
+    )
+
+
+def balance_totals(
+    session: Session,
+    *,
+    business_id: int,
+    direction: str,
+    today: dt.date,
+    contact_id: int | None = None,
+) -> dict[str, tuple[Decimal, Decimal, int]]:
+    """Per currency: (open balance, overdue balance, open invoice count)."""
+    overdue = case((Invoice.due_date < today, Invoice.balance), else_=0)
+    query = (
+        select(
+            Invoice.currency,
+            func.sum(Invoice.balance),
+            func.sum(overdue),
+            func.count(Invoice.id),
+        )
+        .where(
+            Invoice.business_id == business_id,
+            Invoice.direction == direction,
+            Invoice.status == InvoiceStatus.PENDING,
+            Invoice.balance > 0,
+        )
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
+    )
+    if contact_id is not None:
+        query = query.where(Invoice.contact_id == contact_id)
+    return {
+        cur: (Decimal(total), Decimal(late), int(count))
+        for cur, total, late, count in session.execute(query)
+    }
+
+
+def aging_totals(
+    session: Session, *, business_id: int, direction: str, today: dt.date
+) -> dict[str, dict[str, Decimal]]:
+    """Per currency, the open balance in each aging bucket, in one set-based query."""
+    days_late = _days_between(session, today)
+    bucket = case(
+        (Invoice.due_date >= today, "current"),
+        (days_late <= 30, "1-30"),
+        (days_late <= 60, "31-60"),
+        (days_late <= 90, "61-90"),
+        else_="90+",
+    )
+    query = (
+        select(Invoice.currency, bucket.label("bucket"), func.sum(Invoice.balance))
+        .where(
+            Invoice.business_id == business_id,
+            Invoice.direction == direction,
+            Invoice.status == InvoiceStatus.PENDING,
+            Invoice.balance > 0,
+        )
+        .group_by(Invoice.currency, "bucket")
+    )
+    result: dict[str, dict[str, Decimal]] = {}
+    for currency, name, total in session.execute(query):
+        per = result.setdefault(currency, {b: Decimal("0.00") for b in AGING_BUCKETS})
+        per[name] = Decimal(total)
+    return result
+
+
+def _days_between(session: Session, today: dt.date):  # type: ignore[no-untyped-def]
+    """Days from an invoice's due date to `today`, in the backend's own SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.cast(today, Invoice.due_date.type) - Invoice.due_date
+    return func.julianday(today.isoformat()) - func.julianday(Invoice.due_date)
+
+
+def top_debtors(
+    session: Session,
+    *,
+    business_id: int,
+    today: dt.date,
+    currency: str = "MXN",
+    limit: int = 10,
+) -> list[tuple[Contact, Decimal, Decimal]]:
+    """Customers by open balance in one currency: (contact, balance, overdue)."""
+    overdue = func.sum(case((Invoice.due_date < today, Invoice.balance), else_=0))
+    total = func.sum(Invoice.balance)
+    query = (
+        select(Contact, total, overdue)
+        .join(Invoice, Invoice.contact_id == Contact.id)
+        .where(
+            Invoice.business_id == business_id,
+            Invoice.direction == "receivable",
+            Invoice.status == InvoiceStatus.PENDING,
+            Invoice.balance > 0,
+            Invoice.currency == currency,
+        )
+        .group_by(Contact.id)
+        .order_by(total.desc())
+        .limit(limit)
+    )
+    return [(c, Decimal(t), Decimal(o)) for c, t, o in session.execute(query)]
+
+
+def last_payment(
+    session: Session, *, business_id: int, recorded_by: str
+) -> Payment | None:
+    """The newest payment this person recorded that is still in force."""
+    return session.scalar(
+        select(Payment)
+        .where(
+            Payment.business_id == business_id,
+            Payment.recorded_by == recorded_by,
+            Payment.reversed_at.is_(None),
+        )
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(1)
+    )
+
+
+def payment_by_key(
+    session: Session, *, business_id: int, idempotency_key: str
+) -> Payment | None:
+    return session.scalar(
+        select(Payment).where(
+            Payment.business_id == business_id,
+            Payment.idempotency_key == idempotency_key,
+        )
+    )

@@ -1,0 +1,151 @@
+"""The money rules on both databases: allocation, partials, overpayment, reversal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from flows.errors import MoneyRuleViolation
+from flows.money import (
+    Allocation,
+    cancel_invoice,
+    due_date_for,
+    propose_allocation,
+    record_payment,
+    reverse_payment,
+    terms_from_text,
+)
+from storage import repo
+from storage.models import AuditEvent, InvoiceStatus
+from tests.builders import NOW, make_business, make_contact, make_invoice
+
+TODAY = dt.date(2026, 12, 3)
+
+
+def _pay(session, contact, amount, allocations, **kw):  # type: ignore[no-untyped-def]
+    return record_payment(
+        session,
+        contact=contact,
+        amount=Decimal(amount),
+        currency=kw.pop("currency", "MXN"),
+        paid_at=NOW,
+        allocations=allocations,
+        source="chat",
+        actor="user:1",
+        channel="chat",
+        now=NOW,
+        **kw,
+    )
+
+
+def test_oldest_first_split_and_partial_payment(db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        business = make_business(s)
+        acme = make_contact(s, business)
+        old = make_invoice(s, acme, total="1000.00", due_date=dt.date(2026, 10, 1))
+        new = make_invoice(s, acme, total="500.00", due_date=dt.date(2026, 11, 1))
+        plan = propose_allocation([new, old], Decimal("1200"))
+        assert [(a.invoice.id, a.amount) for a in plan] == [
+            (old.id, Decimal("1000.00")),
+            (new.id, Decimal("200.00")),
+        ]
+        payment = _pay(s, acme, "1200", plan)
+        old_id, new_id, pid = old.id, new.id, payment.id
+
+    with db.session() as s:
+        old, new = s.get(type(old), old_id), s.get(type(new), new_id)
+        assert old.status == InvoiceStatus.PAID and old.balance == Decimal("0.00")
+        assert new.status == InvoiceStatus.PENDING
+        assert new.paid == Decimal("200.00") and new.balance == Decimal("300.00")
+        totals = repo.balance_totals(
+            s, business_id=old.business_id, direction="receivable", today=TODAY
+        )
+        assert totals == {"MXN": (Decimal("300.00"), Decimal("300.00"), 1)}
+        events = s.query(AuditEvent).filter_by(action="payment.recorded").all()
+        assert [e.subject for e in events] == [f"payment:{pid}"]
+
+
+def test_overpayment_is_refused_and_nothing_changes(db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        acme = make_contact(s, make_business(s))
+        inv = make_invoice(s, acme, total="100.00")
+        with pytest.raises(MoneyRuleViolation, match="mayor a lo que se debe"):
+            propose_allocation([inv], Decimal("150"))
+        with pytest.raises(MoneyRuleViolation, match="sólo le quedan"):
+            _pay(s, acme, "150", [Allocation(inv, Decimal("150"))])
+        assert inv.balance == Decimal("100.00")
+
+
+def test_currency_mix_and_cancelled_invoice_are_refused(db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        acme = make_contact(s, make_business(s))
+        usd = make_invoice(s, acme, total="50.00", currency="USD")
+        with pytest.raises(MoneyRuleViolation, match="USD"):
+            _pay(s, acme, "50", [Allocation(usd, Decimal("50"))])
+        mxn = make_invoice(s, acme, total="80.00")
+        cancel_invoice(s, invoice=mxn, actor="user:1", channel="chat", now=NOW)
+        with pytest.raises(MoneyRuleViolation, match="cancelada"):
+            _pay(s, acme, "80", [Allocation(mxn, Decimal("80"))])
+        totals = repo.balance_totals(
+            s, business_id=acme.business_id, direction="receivable", today=TODAY
+        )
+        assert totals == {"USD": (Decimal("50.00"), Decimal("50.00"), 1)}
+
+
+def test_reverse_restores_balances_and_idempotency_key(db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        acme = make_contact(s, make_business(s))
+        inv = make_invoice(s, acme, total="300.00")
+        first = _pay(s, acme, "300", [Allocation(inv, Decimal("300"))], idempotency_key="k1")
+        again = _pay(s, acme, "300", [Allocation(inv, Decimal("300"))], idempotency_key="k1")
+        assert again.id == first.id
+        assert inv.status == InvoiceStatus.PAID
+        reverse_payment(s, payment=first, actor="user:1", channel="chat", now=NOW)
+        assert inv.status == InvoiceStatus.PENDING and inv.balance == Decimal("300.00")
+        with pytest.raises(MoneyRuleViolation):
+            reverse_payment(s, payment=first, actor="user:1", channel="chat", now=NOW)
+
+
+def test_aging_buckets_and_hidden_contacts(db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        business = make_business(s)
+        acme = make_contact(s, business)
+        hidden = make_contact(s, business, name="Oculto SA")
+        hidden.invoices_hidden = True
+        for days, total in ((-5, "10"), (10, "20"), (45, "30"), (75, "40"), (120, "50")):
+            make_invoice(s, acme, total=total, due_date=TODAY - dt.timedelta(days=days))
+        make_invoice(s, hidden, total="7", due_date=TODAY)
+        aging = repo.aging_totals(
+            s, business_id=business.id, direction="receivable", today=TODAY
+        )
+        assert aging["MXN"] == {
+            "current": Decimal("17.00"),
+            "1-30": Decimal("20.00"),
+            "31-60": Decimal("30.00"),
+            "61-90": Decimal("40.00"),
+            "90+": Decimal("50.00"),
+        }
+        listed = repo.open_invoices(
+            s, business_id=business.id, direction="receivable", include_hidden=False
+        )
+        assert len(listed) == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [("30 días", 30), ("Crédito 45 dias", 45), ("NET 30", 30), ("contado", 0),
+     ("pago en una exhibición", None), (None, None), ("15 DIAS NATURALES", 15)],
+)
+def test_terms_from_text(text: str | None, days: int | None) -> None:
+    assert terms_from_text(text) == days
+
+
+def test_due_date_rule() -> None:
+    issued = dt.date(2026, 11, 1)
+    kw = dict(issue_date=issued, default_terms=30)
+    assert due_date_for(payment_method="PUE", contact_terms=60, payment_terms_text="90 días", **kw) == issued
+    assert due_date_for(payment_method="PPD", contact_terms=60, payment_terms_text="90 días", **kw) == dt.date(2026, 12, 31)
+    assert due_date_for(payment_method="PPD", contact_terms=None, payment_terms_text="crédito 45 días", **kw) == dt.date(2026, 12, 16)
+    assert due_date_for(payment_method="PPD", contact_terms=None, payment_terms_text=None, **kw) == dt.date(2026, 12, 1)
