@@ -1,4 +1,5 @@
-"""Fuzzy matching of a name phrase to the business's contacts (legal name, trade name, RFC)."""
+"""Fuzzy matching of a name phrase to the business's contacts (legal name, trade name, "
+"RFC)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class ContactMatch:
 
 
 def name_key(name: str) -> str:
-    """A name folded for comparison, legal suffixes off: "Acme, S.A. de C.V." -> "acme"."""
+    """A name folded for comparison, legal suffixes off: "Acme, S.A. de C.V." -> "
+    ""acme"."""
     key = _NON_WORD.sub(" ", fold(name)).strip()
     while True:
         shorter = _LEGAL_SUFFIX.sub("", key).strip()
@@ -78,7 +80,9 @@ def match_contacts(
     phrase_rfc = re.sub(r"[\s-]", "", phrase).upper()
 
     scored = [
-        ContactMatch(candidate.id, _score(phrase_key, phrase_rfc, candidate), candidate.name)
+        ContactMatch(
+            candidate.id, _score(phrase_key, phrase_rfc, candidate), candidate.name
+        )
         for candidate in candidates
     ]
     close = sorted(

@@ -127,7 +127,9 @@ def fold(text: str) -> str:
 
 def _squeeze(word: str) -> str:
     word = _TRIPLE.sub(r"\1", word)
-    return _DOUBLE.sub(lambda m: m.group(0) if m.group(1) in _KEEP_DOUBLE else m.group(1), word)
+    return _DOUBLE.sub(
+        lambda m: m.group(0) if m.group(1) in _KEEP_DOUBLE else m.group(1), word
+    )
 
 
 def normalize_word(word: str) -> str:

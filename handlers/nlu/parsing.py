@@ -21,14 +21,34 @@ Span = tuple[int, int]
 
 # Letters that, glued to digits, are a currency or a unit, not an invoice series.
 _NOT_SERIES = frozenset(
-    {"usd", "mxn", "us", "mn", "k", "m", "dls", "dll", "dlls", "mdp", "mil", "rfc", "am", "pm", "hrs", "hr", "cp"}
+    {
+        "usd",
+        "mxn",
+        "us",
+        "mn",
+        "k",
+        "m",
+        "dls",
+        "dll",
+        "dlls",
+        "mdp",
+        "mil",
+        "rfc",
+        "am",
+        "pm",
+        "hrs",
+        "hr",
+        "cp",
+    }
 )
 _SERIES_REF = re.compile(r"(?<![\w$@.])([a-z]{1,4})-?(\d{1,9})(?![\w@]|[.,]\d)")
 _FOLIO_KEYWORD = re.compile(
     r"(?<![\w])(?:(?<!a )las?|facturas?|folios?|fact|fac|no\.|num\.?|numero|#)"
     r"\s*(?:#|no\.?|num\.?|numero|folio)?\s*(\d{1,9})(?![\w@]|[.,]\d)"
 )
-_FOLIO_MORE = re.compile(r"\s*(?:,|y|e)\s*(?:la\s+|el\s+|#)?(?:([a-z]{1,4})-?)?(\d{1,9})(?![\w@]|[.,]\d)")
+_FOLIO_MORE = re.compile(
+    r"\s*(?:,|y|e)\s*(?:la\s+|el\s+|#)?(?:([a-z]{1,4})-?)?(\d{1,9})(?![\w@]|[.,]\d)"
+)
 _AMOUNT_AFTER = re.compile(
     r"\s*(?:k|mil|millon|millones|mdp|pesos|mxn|usd|dolares|dlls|dls|lucas|varos|%)\b"
 )
@@ -200,7 +220,8 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "day_month",
         re.compile(
-            rf"\b({_DAY})\s*(?:de\s+|-)?({_MONTH_WORD})\b\.?(?:\s*(?:de|del)?\s*(\d{{4}}))?"
+            rf"\b({_DAY})\s*(?:de\s+|-)?({_MONTH_WORD})\b\.?(?:\s*(?:de|"
+            rf"del)?\s*(\d{{4}}))?"
         ),
     ),
     ("pasado_manana", re.compile(r"\bpasado\s+manana\b")),
@@ -222,9 +243,19 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "next_week",
-        re.compile(r"\b(?:la\s+)?(?:proxima|siguiente|otra)\s+semana\b|\bsemana\s+que\s+entra\b"),
+        re.compile(
+            r"\b(?:la\s+)?(?:proxima|siguiente|otra)\s+semana\b|"
+            r"\bsemana\s+que\s+entra\b"
+        ),
     ),
-    ("day_only", re.compile(rf"\b(?:el|dia|del|este|antes\s+del)\s+(?:dia\s+)?({_DAY})\b(?!\s*(?:[.,]\d|mil|k\b|pesos|%|dias|/|-))")),
+    (
+        "day_only",
+        re.compile(
+            rf"\b(?:el|dia|del|este|"
+            rf"antes\s+del)\s+(?:dia\s+)?({_DAY})\b(?!\s*(?:[.,]\d|mil|k\b|pesos|%|"
+            rf"dias|/|-))"
+        ),
+    ),
 ]
 
 
@@ -238,7 +269,9 @@ def _date_spans(folded: str, today: datetime.date) -> list[tuple[Span, datetime.
     return found
 
 
-def _resolve(kind: str, match: re.Match[str], today: datetime.date) -> datetime.date | None:
+def _resolve(
+    kind: str, match: re.Match[str], today: datetime.date
+) -> datetime.date | None:
     try:
         if kind == "iso":
             year, month, day = (int(g) for g in match.groups())
@@ -247,7 +280,9 @@ def _resolve(kind: str, match: re.Match[str], today: datetime.date) -> datetime.
             day, month = int(match.group(1)), int(match.group(2))
             return _day_month(day, month, match.group(3), today)
         if kind == "day_month":
-            return _day_month(int(match.group(1)), _MONTHS[match.group(2)], match.group(3), today)
+            return _day_month(
+                int(match.group(1)), _MONTHS[match.group(2)], match.group(3), today
+            )
     except ValueError:
         return None
     if kind == "hoy":
@@ -288,7 +323,11 @@ def _day_month(
     if year:
         full = int(year) + (2000 if len(year) == 2 else 0)
         return datetime.date(full, month, day)
-    candidate = datetime.date(today.year, month, day) if _valid(today.year, month, day) else None
+    candidate = (
+        datetime.date(today.year, month, day)
+        if _valid(today.year, month, day)
+        else None
+    )
     if candidate is None or candidate < today:
         return datetime.date(today.year + 1, month, day)
     return candidate
@@ -427,7 +466,8 @@ _SPELLED_UNITS = {
 # Numbers that are counts of something else, not money ("3 días", "2 facturas").
 _COUNT_AFTER = re.compile(
     r"\s*(?:dias?|semanas?|meses|mes|anos?|facturas?|veces|partes|pagos|plazos|"
-    r"parcialidades|clientes?|proveedores?|horas?|hrs?|%|am|pm|de\s+(?:la\s+)?(?:manana|tarde))\b"
+    r"parcialidades|clientes?|proveedores?|horas?|hrs?|%|am|pm|"
+    r"de\s+(?:la\s+)?(?:manana|tarde))\b"
 )
 _TIME = re.compile(r"\ba\s+las?\s+\d{1,2}(?::\d{2})?\b|\b\d{1,2}:\d{2}\b")
 _ORDINAL = re.compile(r"\b\d+(?:er|ro|do|to|vo|no|a|o)\b|\d+[°º]")
@@ -500,11 +540,14 @@ def _amount_at(
         index += 1
         if index >= len(tokens):
             return None
-    elif word in ("usd", "mxn") and index + 1 < len(tokens):
-        if _number_value(tokens[index + 1][0]) is not None:
-            currency = _CURRENCY_WORDS[word]
-            marked = True
-            index += 1
+    elif (
+        word in ("usd", "mxn")
+        and index + 1 < len(tokens)
+        and _number_value(tokens[index + 1][0]) is not None
+    ):
+        currency = _CURRENCY_WORDS[word]
+        marked = True
+        index += 1
 
     value, multiplier, index = _compound(tokens, index)
     if value is None:
@@ -520,9 +563,7 @@ def _amount_at(
         marked = True
         index = suffix + 1
     elif (
-        not marked
-        and index > 0
-        and _COUNT_AFTER.match(folded, tokens[index - 1][1][1])
+        not marked and index > 0 and _COUNT_AFTER.match(folded, tokens[index - 1][1][1])
     ):
         return None
     return value, currency, marked, index
@@ -531,7 +572,8 @@ def _amount_at(
 def _compound(
     tokens: list[tuple[str, Span]], index: int
 ) -> tuple[Decimal | None, Decimal, int]:
-    """A number with its multipliers: "5 mil 500", "2 millones 300 mil", "medio millón"."""
+    """A number with its multipliers: "5 mil 500", "2 millones 300 mil", "medio "
+    "millón"."""
     total = Decimal(0)
     last_multiplier = Decimal(0)
     start = index
@@ -561,13 +603,18 @@ def _compound(
             break
         if index < len(tokens) and tokens[index][0] == "y":
             following = index + 1
-            if following < len(tokens) and _simple_number(tokens, following)[0] is not None:
+            if (
+                following < len(tokens)
+                and _simple_number(tokens, following)[0] is not None
+            ):
                 index = following
     if index == start:
         return None, Decimal(1), start
     if last_multiplier == 0:
         return None, Decimal(1), start
-    if spelled_only and (len(tokens) <= index or tokens[index][0] not in _CURRENCY_WORDS):
+    if spelled_only and (
+        len(tokens) <= index or tokens[index][0] not in _CURRENCY_WORDS
+    ):
         top = max(last_multiplier, Decimal(1))
         if top == 1 or (tokens[start][0] == "mil" and index - start == 1):
             return None, Decimal(1), start
@@ -589,9 +636,9 @@ def _simple_number(
     while index < len(tokens) and tokens[index][0] in _SPELLED_UNITS:
         total += _SPELLED_UNITS[tokens[index][0]]
         index += 1
-        if index < len(tokens) and tokens[index][0] == "y":
-            if index + 1 < len(tokens) and tokens[index + 1][0] in _SPELLED_UNITS:
-                index += 1
+        joined = index + 1 < len(tokens) and tokens[index + 1][0] in _SPELLED_UNITS
+        if index < len(tokens) and tokens[index][0] == "y" and joined:
+            index += 1
     return Decimal(total), False, index
 
 
@@ -627,7 +674,9 @@ def masked_spans_for_names(text: str, today: datetime.date) -> list[Span]:
     folded = fold(text)
     spans = _masked_spans(folded, text)
     spans += [span for span, _ in _date_spans(folded, today)]
-    spans += [m.span() for m in re.finditer(r"(?:us)?\$?\d[\d.,]*\s*(?:k|mil)?\b", folded)]
+    spans += [
+        m.span() for m in re.finditer(r"(?:us)?\$?\d[\d.,]*\s*(?:k|mil)?\b", folded)
+    ]
     return spans
 
 

@@ -37,7 +37,10 @@ def _whole(words: str) -> re.Pattern[str]:
     return re.compile(rf"^(?:(?:{words})\s*)+(?:por favor)?$")
 
 
-_PAY_VERB = r"(?:me\s+)?(?:pago|pagaron|pagó|deposito|depositaron|transfirio|transfirieron|abono|abonaron|liquido|liquidaron|cubrio)"
+_PAY_VERB = (
+    r"(?:me\s+)?(?:pago|pagaron|deposito|depositaron|transfirio|transfirieron|"
+    r"abono|abonaron|liquido|liquidaron|cubrio)"
+)
 
 # Any role, checked first: short whole-message answers and commands.
 _COMMON: list[Rule] = [
@@ -54,7 +57,10 @@ _COMMON: list[Rule] = [
     Rule(Intent.OPT_IN, _whole(r"alta|darme de alta|dame de alta|start")),
     Rule(
         Intent.OPT_IN,
-        _r(r"\b(?:quiero|quisiera) (?:volver a )?recibir (?:los )?(?:mensajes|recordatorios)"),
+        _r(
+            r"\b(?:quiero|quisiera) (?:volver a )?recibir (?:los )?(?:mensajes|"
+            r"recordatorios)"
+        ),
     ),
     Rule(
         Intent.CONFIRM_YES,
@@ -66,13 +72,16 @@ _COMMON: list[Rule] = [
     ),
     Rule(
         Intent.CONFIRM_NO,
-        _whole(r"no|negativo|para nada|mejor no|no gracias|todavia no|aun no|nah|no no"),
+        _whole(
+            r"no|negativo|para nada|mejor no|no gracias|todavia no|aun no|nah|no no"
+        ),
     ),
     Rule(
         Intent.CANCEL,
         _whole(
             r"cancelar|cancela|cancelalo|cancelala|olvidalo|olvidala|olvida eso|salir|"
-            r"sal|dejalo|dejalo asi|ya no|mejor olvidalo|cancela eso|nada|olvidalo mejor|"
+            r"sal|dejalo|dejalo asi|ya no|mejor olvidalo|cancela eso|nada|olvidalo "
+            r"mejor|"
             r"/cancel|/cancelar|terminar|ya no quiero|mejor dejalo"
         ),
     ),
@@ -80,15 +89,18 @@ _COMMON: list[Rule] = [
         Intent.HELP,
         _r(
             r"^(?:/?ayuda|/?help|/?menu|/start|opciones|comandos|instrucciones)\b"
-            r"|\bque (?:puedes|sabes|mas puedes) hacer\b|\bcomo (?:te uso|funcionas|funciona esto)\b"
-            r"|\bque haces\b|\b(?:necesito|ocupo) ayuda\b|\bayudame\b|\bmuestrame el menu\b"
+            r"|\bque (?:puedes|sabes|mas puedes) hacer\b|\bcomo (?:te uso|funcionas|"
+            r"funciona esto)\b"
+            r"|\bque haces\b|\b(?:necesito|ocupo) ayuda\b|\bayudame\b|\bmuestrame el "
+            r"menu\b"
             r"|\bque (?:opciones|comandos) (?:hay|tienes|tengo)\b"
         ),
     ),
     Rule(
         Intent.THANKS,
         _r(
-            r"^(?:muchas |mil |muchisimas )?gracias\b(?:[^?]{0,25})$|^(?:te lo |se lo )?agradezco\b"
+            r"^(?:muchas |mil |muchisimas )?gracias\b(?:[^?]{0,25})$|^(?:te lo |se lo "
+            r")?agradezco\b"
             r"|^gracias$|^muy amable\b"
         ),
     ),
@@ -104,38 +116,48 @@ _COMMON: list[Rule] = [
 _OWNER: list[Rule] = [
     Rule(
         Intent.REPLY_TO_CUSTOMER,
-        _r(r"^(?:responder|responde|respondele|contesta|contestar|contestale|mensaje)\b"),
+        _r(
+            r"^(?:responder|responde|respondele|contesta|contestar|contestale|"
+            r"mensaje)\b"
+        ),
         lambda c: c.colon_text,
     ),
     Rule(Intent.REPLY_TO_CUSTOMER, _r(r"^dile a .+? que .+"), None),
     Rule(
         Intent.UNDO,
         _r(
-            r"^/?deshacer\b|\bdeshaz\b|\bdeshazlo\b|\bme equivoque\b|\brevierte\b|\brevertir\b"
-            r"|\bborra (?:lo|el) ultimo\b|\beso no era\b|\bquita el ultimo pago\b|\bundo\b"
+            r"^/?deshacer\b|\bdeshaz\b|\bdeshazlo\b|\bme equivoque\b|\brevierte\b|"
+            r"\brevertir\b"
+            r"|\bborra (?:lo|el) ultimo\b|\beso no era\b|\bquita el ultimo pago\b|"
+            r"\bundo\b"
         ),
     ),
     Rule(
         Intent.MISSING_EMAILS,
         _r(
             r"(?:sin|no tienen?|les falta|falta(?:n)? de|falta el) (?:su )?correo"
-            r"|correos? (?:que )?(?:faltan|faltantes)|(?:sin|no tienen) (?:su )?(?:e?mail)"
+            r"|correos? (?:que )?(?:faltan|faltantes)|(?:sin|no tienen) (?:su "
+            r")?(?:e?mail)"
         ),
     ),
     Rule(
         Intent.WHATSAPP_REMINDERS_OFF,
         _r(
-            r"(?:desactiva|desactivale|apaga|apagale|quita|quitale|deshabilita|deja de mandar|"
-            r"ya no (?:le |les )?mandes|no (?:le |les )?mandes|sin)\b.*recordatorios?.*whatsapp"
+            r"(?:desactiva|desactivale|apaga|apagale|quita|quitale|deshabilita|deja de "
+            r"mandar|"
+            r"ya no (?:le |les )?mandes|no (?:le |les )?mandes|"
+            r"sin)\b.*recordatorios?.*whatsapp"
             r"|whatsapp.*recordatorios?.*(?:desactiva|apaga|off|no)\b"
             r"|(?:desactiva|apaga|quita|deshabilita)\b.*whatsapp.*recordatorios?"
-            r"|recordatorios? (?:por|de|x) whatsapp.*\b(?:off|desactivados?|apagados?)\b"
+            r"|recordatorios? (?:por|de|x) whatsapp.*\b(?:off|desactivados?|"
+            r"apagados?)\b"
         ),
     ),
     Rule(
         Intent.WHATSAPP_REMINDERS_ON,
         _r(
-            r"(?:activa|activale|prende|prendele|enciende|habilita|pon|ponle|manda|mandale|"
+            r"(?:activa|activale|prende|prendele|enciende|habilita|pon|ponle|manda|"
+            r"mandale|"
             r"envia|enviale)\b.*recordatorios?.*whatsapp"
             r"|(?:activa|prende|habilita)\b.*whatsapp.*recordatorios?"
             r"|recordatorios? (?:por|de|x) whatsapp.*\b(?:on|activados?|prendidos?)\b"
@@ -154,7 +176,8 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.RESUME_REMINDERS,
         _r(
-            r"(?:reanuda|reanudar|reactiva|reactivale|reactivar|retoma|retomar|continua|"
+            r"(?:reanuda|reanudar|reactiva|reactivale|reactivar|retoma|retomar|"
+            r"continua|"
             r"despausa|quita(?:le)? la pausa|vuelve a (?:mandar|enviar|activar)|"
             r"ya (?:puedes|le puedes) (?:mandar|cobrar)|activa|activale|prende)"
             r"\b.*(?:recordatorios?|cobranza|avisos|mensajes|cobrarle|cobros)"
@@ -166,8 +189,10 @@ _OWNER: list[Rule] = [
         _r(
             r"(?:pausa|pausale|pausar|pon en pausa|deten|detener|para|parale|suspende|"
             r"suspender|suspendele|congela|deja de (?:mandar|enviar|cobrar)|"
-            r"ya no (?:le |les )?(?:mandes|envies|cobres)|no (?:le |les )?(?:mandes|envies)|"
-            r"desactiva|apaga|frena)\b.*(?:recordatorios?|cobranza|avisos|mensajes|cobrarle|cobros)"
+            r"ya no (?:le |les )?(?:mandes|envies|cobres)|no (?:le |les )?(?:mandes|"
+            r"envies)|"
+            r"desactiva|apaga|frena)\b.*(?:recordatorios?|cobranza|avisos|mensajes|"
+            r"cobrarle|cobros)"
             r"|(?:recordatorios?|cobranza).*\b(?:en pausa|pausad[oa]s?)\b"
             r"|^(?:pausa|pausar|deten)\b.*\b(?:a|de) [a-z]+"
             r"|\bdeja de cobrarle\b|\bno le cobres\b"
@@ -176,7 +201,8 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.SHOW_INVOICES,
         _r(
-            r"(?:desoculta|desocultar|vuelve a mostrar|muestra de nuevo|deja de ocultar|"
+            r"(?:desoculta|desocultar|vuelve a mostrar|muestra de nuevo|deja de "
+            r"ocultar|"
             r"ya no ocultes|quita lo oculto|destapa|haz visibles?|mostrar otra vez|"
             r"vuelve(?:las)? visibles?|muestra otra vez|reaparece)\b.*factura"
             r"|facturas?.*\b(?:visibles?|desocult\w*)\b"
@@ -193,15 +219,14 @@ _OWNER: list[Rule] = [
         Intent.ROTATE_LINK,
         _r(
             r"(?:nuevo|nueva|otro|otra|cambia|cambiale|regenera|renueva|revoca|revocar|"
-            r"invalida|anula|desactiva|caduca|reinicia)\b.*\b(?:link|liga|enlace|portal|token)"
+            r"invalida|anula|desactiva|caduca|reinicia)\b.*\b(?:link|liga|enlace|"
+            r"portal|token)"
             r"|\b(?:link|liga|enlace)\b.*\b(?:nuevo|nueva|revoca\w*|cambi\w+|otro)\b"
         ),
     ),
     Rule(
         Intent.SEND_LINK,
-        _r(
-            r"\b(?:link|liga|enlace|portal)\b"
-        ),
+        _r(r"\b(?:link|liga|enlace|portal)\b"),
     ),
     Rule(
         Intent.FINANCING_STATUS,
@@ -209,14 +234,16 @@ _OWNER: list[Rule] = [
             r"(?:cuanto|como va|como esta|estatus|status|estado|en que va|que paso con|"
             r"ya (?:me )?(?:aprobaron|autorizaron)|mi solicitud|linea|disponible|saldo)"
             r".*(?:financiamiento|credito|prestamo|factoraje|adelanto)"
-            r"|(?:financiamiento|credito|prestamo).*(?:tengo|aprobado|autorizado|disponible|"
+            r"|(?:financiamiento|credito|prestamo).*(?:tengo|aprobado|autorizado|"
+            r"disponible|"
             r"estatus|como va|en que va|dispuesto|cuanto)"
         ),
     ),
     Rule(
         Intent.FINANCING_START,
         _r(
-            r"financiamiento|financiar|credito|prestamo|factoraje|adelanto de (?:facturas|cobranza)|"
+            r"financiamiento|financiar|credito|prestamo|factoraje|adelanto de "
+            r"(?:facturas|cobranza)|"
             r"adelantar (?:mis )?facturas|capital de trabajo|me presten|lana prestada"
         ),
     ),
@@ -231,11 +258,14 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.MOVEMENTS,
         _r(
-            r"movimientos|ingresos|cuanto (?:me |nos |se |ha |hemos |he )?(?:entro|entraron|"
-            r"ha entrado|han entrado|cobre|cobramos|hemos cobrado|he cobrado|recibi|recibimos|"
+            r"movimientos|ingresos|cuanto (?:me |nos |se |ha |hemos |he )?(?:entro|"
+            r"entraron|"
+            r"ha entrado|han entrado|cobre|cobramos|hemos cobrado|he cobrado|recibi|"
+            r"recibimos|"
             r"se cobro|pagaron|han pagado|depositaron|ingreso|llego)"
             r"|que (?:me )?(?:entro|pagos (?:recibi|me llegaron|entraron)|depositos)"
-            r"|(?:depositos|pagos) (?:recibidos|que (?:me )?llegaron|de (?:hoy|la semana|este mes))"
+            r"|(?:depositos|pagos) (?:recibidos|que (?:me )?llegaron|de (?:hoy|la "
+            r"semana|este mes))"
             r"|flujo de (?:efectivo|caja)|cuanto ha caido"
         ),
     ),
@@ -254,10 +284,13 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.PAY_SUPPLIER,
         _r(
-            r"^(?:ahora |ya |oye |por favor )?(?:pagale|paga|pagarle|pagales|transfierele|transfiere|"
-            r"liquidale|liquida|programa el pago|programale|haz(?:le)? el pago|hazle una transferencia"
+            r"^(?:ahora |ya |oye |por favor )?(?:pagale|paga|pagarle|pagales|"
+            r"transfierele|transfiere|"
+            r"liquidale|liquida|programa el pago|programale|haz(?:le)? el pago|hazle "
+            r"una transferencia"
             r"|manda(?:le)? el pago|deposita(?:le)?)\b"
-            r"|\b(?:hay que|quiero|necesito|tengo que|ocupo) (?:pagarle|pagar|liquidar|liquidarle|"
+            r"|\b(?:hay que|quiero|necesito|tengo que|ocupo) (?:pagarle|pagar|liquidar|"
+            r"liquidarle|"
             r"transferirle|depositarle)\b.*(?:proveedor|factura|\b[a-z]-?\d|\ba\b)"
             r"|\bpago a proveedor"
         ),
@@ -265,8 +298,10 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.REGISTER_PAYMENT,
         _r(
-            r"\b(?:marca|marcala|marcalas|marcar|pon|ponla|poner|registra|registrame|registrar|"
-            r"anota|anotale|apunta|apuntale|da por|dala por|dalas por)\b.*\b(?:pagad[ao]s?|"
+            r"\b(?:marca|marcala|marcalas|marcar|pon|ponla|poner|registra|registrame|"
+            r"registrar|"
+            r"anota|anotale|apunta|apuntale|da por|dala por|dalas "
+            r"por)\b.*\b(?:pagad[ao]s?|"
             r"pago|pagos|abono|cobrad[ao]s?|liquidad[ao]s?)"
             r"|" + _PAY_VERB + r"\b"
             r"|\b(?:recibi|recibimos|me llego|llego|entro|cayo|cobre|cobramos)\b.*"
@@ -284,18 +319,24 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.TOP_DEBTORS,
         _r(
-            r"quien(?:es)? (?:me |nos )?(?:debe|deben) mas|mayor(?:es)? deudor|top (?:\d+ )?deudores"
-            r"|principales deudores|(?:lista|ranking) de deudores|quien(?:es)? (?:me |nos )?deben\b"
-            r"|\bdeudores\b|clientes que mas (?:me |nos )?deben|los que mas (?:me |nos )?deben"
+            r"quien(?:es)? (?:me |nos )?(?:debe|deben) mas|mayor(?:es)? deudor|top "
+            r"(?:\d+ )?deudores"
+            r"|principales deudores|(?:lista|ranking) de deudores|quien(?:es)? (?:me |"
+            r"nos )?deben\b"
+            r"|\bdeudores\b|clientes que mas (?:me |nos )?deben|los que mas (?:me |nos "
+            r")?deben"
             r"|quien tiene (?:el )?(?:mayor|mas) saldo"
         ),
     ),
     Rule(
         Intent.INVOICE_STATUS,
         _r(
-            r"como va|como esta|estatus|status|estado|que paso con|ya (?:la )?pagaron|ya se pago|"
-            r"info|detalle|checa|revisa|busca|datos de|^(?:la )?factura|^[a-z]{0,4}-?\d+$|"
-            r"ya esta pagada|sigue pendiente|esta pagada|cuanto falta|saldo|cuanto debe|"
+            r"como va|como esta|estatus|status|estado|que paso con|ya (?:la )?pagaron|"
+            r"ya se pago|"
+            r"info|detalle|checa|revisa|busca|datos de|^(?:la )?factura|"
+            r"^[a-z]{0,4}-?\d+$|"
+            r"ya esta pagada|sigue pendiente|esta pagada|cuanto falta|saldo|cuanto "
+            r"debe|"
             r"muestrame|ensename|pasame|dame"
         ),
         lambda c: c.refs,
@@ -303,8 +344,10 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.BALANCE_CUSTOMER,
         _r(
-            r"cuanto (?:me |nos )?(?:debe|adeuda)\b|que (?:me |nos )?debe\b|saldo de(?:l)?\b|"
-            r"estado de cuenta|adeudo de|debe [a-z]|facturas (?:pendientes |abiertas )?de\b|"
+            r"cuanto (?:me |nos )?(?:debe|adeuda)\b|que (?:me |nos )?debe\b|saldo "
+            r"de(?:l)?\b|"
+            r"estado de cuenta|adeudo de|debe [a-z]|facturas (?:pendientes |abiertas "
+            r")?de\b|"
             r"cuanto (?:le )?(?:falta|queda) (?:por cobrar|a)\b|cuenta de\b|"
             r"cuanto tiene pendiente"
         ),
@@ -315,7 +358,8 @@ _OWNER: list[Rule] = [
             r"cuanto (?:me |nos )?(?:deben|adeudan)\b|por cobrar|\bsaldo\b|\bcartera\b|"
             r"cuanto (?:dinero )?(?:hay|tengo) (?:en la calle|afuera|pendiente)|"
             r"total (?:que )?(?:me )?deben|cuentas por cobrar|cuanto tengo por cobrar|"
-            r"que me deben|cuanto me falta (?:por )?cobrar|total pendiente|pendiente de cobro"
+            r"que me deben|cuanto me falta (?:por )?cobrar|total pendiente|pendiente "
+            r"de cobro"
         ),
     ),
 ]
@@ -324,10 +368,14 @@ _CUSTOMER: list[Rule] = [
     Rule(
         Intent.CUSTOMER_DISPUTE,
         _r(
-            r"no (?:la |lo )?reconozco|(?:esta|estan|viene|vienen) mal|no es (?:correcto|mia|mio|nuestra)|"
-            r"incorrect[ao]|equivocad[ao]|no (?:me |nos )?corresponde|error en|cobro de mas|"
-            r"cobraron de mas|no (?:pedi|compre|solicite|recibi (?:la|el|los) (?:mercancia|producto|servicio))|"
-            r"aclaracion|reclamo|no cuadra|no coincide|no es lo que|ya estaba pagad|esa factura no|"
+            r"no (?:la |lo )?reconozco|(?:esta|estan|viene|vienen) mal|no es "
+            r"(?:correcto|mia|mio|nuestra)|"
+            r"incorrect[ao]|equivocad[ao]|no (?:me |nos )?corresponde|error en|cobro "
+            r"de mas|"
+            r"cobraron de mas|no (?:pedi|compre|solicite|recibi (?:la|el|los) "
+            r"(?:mercancia|producto|servicio))|"
+            r"aclaracion|reclamo|no cuadra|no coincide|no es lo que|ya estaba pagad|"
+            r"esa factura no|"
             r"no debo\b|duplicad[ao]|me cobran (?:algo|de mas)|no es asi"
         ),
     ),
@@ -335,8 +383,10 @@ _CUSTOMER: list[Rule] = [
         Intent.CUSTOMER_PLAN,
         _r(
             r"en partes|parcialidades|pagos parciales|a plazos|en plazos|plan de pagos|"
-            r"en abonos|abonar|convenio|pagar (?:de a poco|poco a poco|una parte|la mitad)|"
-            r"en (?:dos|tres|2|3|varios) (?:pagos|partes|exhibiciones)|diferir|meses sin intereses|"
+            r"en abonos|abonar|convenio|pagar (?:de a poco|poco a poco|una parte|la "
+            r"mitad)|"
+            r"en (?:dos|tres|2|3|varios) (?:pagos|partes|exhibiciones)|diferir|meses "
+            r"sin intereses|"
             r"(?:dar|darles|dejar) un abono|facilidades de pago|mas tiempo para pagar|"
             r"prorroga|dividir el pago"
         ),
@@ -344,22 +394,31 @@ _CUSTOMER: list[Rule] = [
     Rule(
         Intent.CUSTOMER_PAID,
         _r(
-            r"\bya (?:les |le |te )?(?:pague|deposite|transferi|liquide|cubri|realice|hice|"
+            r"\bya (?:les |le |te )?(?:pague|deposite|transferi|liquide|cubri|realice|"
+            r"hice|"
             r"quedo|esta|estan|se (?:pago|deposito|hizo))|comprobante|"
-            r"\b(?:les |le |te )?(?:pague|deposite|transferi|liquide) (?:ayer|hoy|el|la|esta|en la|desde)"
-            r"|\b(?:acabo de|acabamos de) (?:pagar|depositar|transferir)\b|ahi (?:va|te va|les va)|"
-            r"(?:hice|realice|mande) (?:el|la|un|una) (?:pago|deposito|transferencia|spei)|"
-            r"\bpagado\b|\bya pagamos\b|\bya depositamos\b|\blisto el pago\b|\bya esta pagad"
+            r"\b(?:les |le |te )?(?:pague|deposite|transferi|liquide) (?:ayer|hoy|el|"
+            r"la|esta|en la|desde)"
+            r"|\b(?:acabo de|acabamos de) (?:pagar|depositar|transferir)\b|ahi (?:va|"
+            r"te va|les va)|"
+            r"(?:hice|realice|mande) (?:el|la|un|una) (?:pago|deposito|transferencia|"
+            r"spei)|"
+            r"\bpagado\b|\bya pagamos\b|\bya depositamos\b|\blisto el pago\b|\bya esta "
+            r"pagad"
         ),
     ),
     Rule(
         Intent.CUSTOMER_PROMISE,
         _r(
-            r"\b(?:pago|pagare|pagaria|pagamos|les pago|le pago|te pago|deposito|les deposito|"
+            r"\b(?:pago|pagare|pagaria|pagamos|les pago|le pago|te pago|deposito|les "
+            r"deposito|"
             r"le deposito|te deposito|depositamos|depositare|transfiero|les transfiero|"
-            r"transferimos|liquido|liquidamos|cubro|abono|voy a (?:pagar|depositar|transferir|"
-            r"liquidar)|vamos a (?:pagar|depositar|transferir|liquidar)|queda(?:ria)? pagad|"
-            r"se (?:les |le )?paga|se deposita|sale el pago|hago el pago|hago el deposito|"
+            r"transferimos|liquido|liquidamos|cubro|abono|voy a (?:pagar|depositar|"
+            r"transferir|"
+            r"liquidar)|vamos a (?:pagar|depositar|transferir|liquidar)|queda(?:ria)? "
+            r"pagad|"
+            r"se (?:les |le )?paga|se deposita|sale el pago|hago el pago|hago el "
+            r"deposito|"
             r"hacemos el pago|me pagan|nos pagan|cobro)\b"
         ),
         lambda c: c.date,
@@ -367,25 +426,28 @@ _CUSTOMER: list[Rule] = [
     Rule(
         Intent.CUSTOMER_LINK,
         _r(
-            r"\b(?:link|liga|enlace|portal)\b|donde (?:pago|les pago|deposito|puedo pagar)|"
+            r"\b(?:link|liga|enlace|portal)\b|donde (?:pago|les pago|deposito|puedo "
+            r"pagar)|"
             r"como (?:pago|les pago|puedo pagar|les deposito|deposito)|"
-            r"(?:cuenta|clabe|datos) (?:para|de) (?:pago|pagar|depositar|deposito|transferencia)|"
+            r"(?:cuenta|clabe|datos) (?:para|de) (?:pago|pagar|depositar|deposito|"
+            r"transferencia)|"
             r"\bclabe\b|datos bancarios|a que cuenta|numero de cuenta"
         ),
     ),
     Rule(
         Intent.CUSTOMER_INVOICE,
-        _r(
-            r"\bfacturas?\b|\bxml\b|\bpdf\b|\bcfdi\b|comprobante fiscal"
-        ),
+        _r(r"\bfacturas?\b|\bxml\b|\bpdf\b|\bcfdi\b|comprobante fiscal"),
     ),
     Rule(
         Intent.CUSTOMER_BALANCE,
         _r(
-            r"cuanto (?:les |le |te )?(?:debo|debemos|adeudo|es|seria|tengo que pagar|hay que pagar)|"
-            r"\bmi (?:saldo|adeudo|deuda|cuenta)\b|\bnuestro (?:saldo|adeudo)\b|estado de cuenta|"
+            r"cuanto (?:les |le |te )?(?:debo|debemos|adeudo|es|seria|tengo que pagar|"
+            r"hay que pagar)|"
+            r"\bmi (?:saldo|adeudo|deuda|cuenta)\b|\bnuestro (?:saldo|adeudo)\b|estado "
+            r"de cuenta|"
             r"que (?:les |le )?(?:debo|debemos)|\bsaldo\b|total a pagar|cuanto falta|"
-            r"cuanto (?:me |nos )?falta|tengo (?:algo )?pendiente|adeudo|que tengo pendiente"
+            r"cuanto (?:me |nos )?falta|tengo (?:algo )?pendiente|adeudo|que tengo "
+            r"pendiente"
         ),
     ),
 ]
