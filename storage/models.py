@@ -408,3 +408,56 @@ class AuditEvent(Base):
     subject: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime]
+
+
+class Promise(Base):
+    """A customer's promise to pay by a date; holds reminders until then."""
+
+    __tablename__ = "promise"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    promised_on: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal | None]
+    # open, kept, broken
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime]
+
+
+class Dispute(Base):
+    """A customer's objection to an invoice; holds its reminders until resolved."""
+
+    __tablename__ = "dispute"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+
+
+class PaymentReport(Base):
+    """A customer saying they paid (chat or portal), waiting for the owner's check."""
+
+    __tablename__ = "payment_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    amount: Mapped[Decimal | None]
+    currency: Mapped[str] = mapped_column(String(3), default="MXN")
+    proof_path: Mapped[str | None] = mapped_column(String(500))
+    proof_content_type: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16))
+    # pending, confirmed, rejected
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    hold_until: Mapped[dt.date | None] = mapped_column(Date)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
+    created_at: Mapped[dt.datetime]

@@ -1,0 +1,1 @@
+"""The `cobra` subcommands, one module per area."""
