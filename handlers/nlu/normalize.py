@@ -100,8 +100,8 @@ _SLANG: dict[str, str] = {
 }
 
 # Letters legitimately doubled in Spanish words ("llamar", "correo", "acción",
-# "leer", "cooperativa", "innovar"); any other doubled letter is a stretch.
-_KEEP_DOUBLE = frozenset("lrceon")
+# "leer", "innovar"); any other doubled letter is a stretch ("noo", "graciass").
+_KEEP_DOUBLE = frozenset("lrcen")
 
 _TRIPLE = re.compile(r"([a-z])\1{2,}")
 _DOUBLE = re.compile(r"([a-z])\1")

@@ -466,7 +466,7 @@ _SPELLED_UNITS = {
 # Numbers that are counts of something else, not money ("3 días", "2 facturas").
 _COUNT_AFTER = re.compile(
     r"\s*(?:dias?|semanas?|meses|mes|anos?|facturas?|veces|partes|pagos|plazos|"
-    r"parcialidades|clientes?|proveedores?|horas?|hrs?|%|am|pm|"
+    r"parcialidades|clientes?|proveedores?|deudores|horas?|hrs?|%|am|pm|"
     r"de\s+(?:la\s+)?(?:manana|tarde))\b"
 )
 _TIME = re.compile(r"\ba\s+las?\s+\d{1,2}(?::\d{2})?\b|\b\d{1,2}:\d{2}\b")

@@ -19,6 +19,7 @@ class Clues:
     phone: bool
     email: bool
     colon_text: bool
+    question: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ _COMMON: list[Rule] = [
         Intent.HELP,
         _r(
             r"^(?:/?ayuda|/?help|/?menu|/start|opciones|comandos|instrucciones)\b"
-            r"|\bque (?:puedes|sabes|mas puedes) hacer\b|\bcomo (?:te uso|funcionas|"
+            r"|\bque (?:mas )?(?:puedes|sabes) hacer\b|\bcomo (?:te uso|funcionas|"
             r"funciona esto)\b"
             r"|\bque haces\b|\b(?:necesito|ocupo) ayuda\b|\bayudame\b|\bmuestrame el "
             r"menu\b"
@@ -131,6 +132,11 @@ _OWNER: list[Rule] = [
             r"|\bborra (?:lo|el) ultimo\b|\beso no era\b|\bquita el ultimo pago\b|"
             r"\bundo\b"
         ),
+    ),
+    Rule(
+        Intent.INVOICE_STATUS,
+        _r(r"^(?:y )?ya (?:me |nos )?(?:pagaron|pago|se pago|liquidaron|la pagaron)\b"),
+        lambda c: c.refs and c.question,
     ),
     Rule(
         Intent.MISSING_EMAILS,
@@ -188,7 +194,7 @@ _OWNER: list[Rule] = [
         Intent.PAUSE_REMINDERS,
         _r(
             r"(?:pausa|pausale|pausar|pon en pausa|deten|detener|para|parale|suspende|"
-            r"suspender|suspendele|congela|deja de (?:mandar|enviar|cobrar)|"
+            r"suspender|suspendele|congela|deja de (?:mandar|enviar|cobrar)\w*|"
             r"ya no (?:le |les )?(?:mandes|envies|cobres)|no (?:le |les )?(?:mandes|"
             r"envies)|"
             r"desactiva|apaga|frena)\b.*(?:recordatorios?|cobranza|avisos|mensajes|"
@@ -251,7 +257,7 @@ _OWNER: list[Rule] = [
         Intent.COLLECTION_CHART,
         _r(
             r"grafica|grafico|chart|antiguedad de saldos|aging"
-            r"|como (?:va|vamos|voy|anda|esta) (?:(?:mi|la|nuestra) )?cobranza"
+            r"|como (?:va|vamos|voy|anda|esta)\b.{0,12}\bcobranza"
             r"|(?:reporte|resumen|panorama) de (?:la |mi )?cobranza"
         ),
     ),
@@ -277,7 +283,7 @@ _OWNER: list[Rule] = [
             r"|cuentas por pagar|por pagar\b|\bque (?:debo|debemos) pagar"
             r"|a quien(?:es)? (?:le |les )?(?:debo|debemos|tengo que pagar)"
             r"|(?:cuanto|que) (?:le |les )?(?:debo|debemos) (?:a )?(?:los )?proveedor"
-            r"|^cuanto debo\b|que (?:se |me )?vence (?:de pago|pagar)|que pagos tengo"
+            r"|\bque (?:me |nos )?toca pagar\b|^cuanto debo\b|que (?:se |me )?vence (?:de pago|pagar)|que pagos tengo"
             r"|proveedores? (?:que|por) pagar|pagos? pendientes? (?:a|de) proveedores"
         ),
     ),
@@ -307,13 +313,14 @@ _OWNER: list[Rule] = [
             r"|\b(?:recibi|recibimos|me llego|llego|entro|cayo|cobre|cobramos)\b.*"
             r"(?:pago|deposito|transferencia|abono|\d|mil|\bde [a-z])"
             r"|\babono\b|\bdeposito\b|\bya pago\b|\bpagaron\b|\bya liquido\b"
+            r"|\b(?:me |nos )?(?:cayeron|cayo)\b"
         ),
     ),
     Rule(
         Intent.OVERDUE,
         _r(
             r"vencid[ao]s?|atrasad[ao]s?|morosos?|retrasad[ao]s?|vencen|se vencio|"
-            r"no han pagado|fuera de plazo|pasad[ao]s? de (?:fecha|plazo)"
+            r"no (?:ha|han) pagado|fuera de plazo|pasad[ao]s? de (?:fecha|plazo)"
         ),
     ),
     Rule(
@@ -323,7 +330,7 @@ _OWNER: list[Rule] = [
             r"(?:\d+ )?deudores"
             r"|principales deudores|(?:lista|ranking) de deudores|quien(?:es)? (?:me |"
             r"nos )?deben\b"
-            r"|\bdeudores\b|clientes que mas (?:me |nos )?deben|los que mas (?:me |nos "
+            r"|\bdeudores\b|(?:me |nos )deben mas\b|clientes que mas (?:me |nos )?deben|los que mas (?:me |nos "
             r")?deben"
             r"|quien tiene (?:el )?(?:mayor|mas) saldo"
         ),
@@ -355,7 +362,7 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.BALANCE_TOTAL,
         _r(
-            r"cuanto (?:me |nos )?(?:deben|adeudan)\b|por cobrar|\bsaldo\b|\bcartera\b|"
+            r"cuanto (?:me |nos |le )?(?:deben|adeudan)\b|por cobrar|\bsaldo\b|\bcartera\b|"
             r"cuanto (?:dinero )?(?:hay|tengo) (?:en la calle|afuera|pendiente)|"
             r"total (?:que )?(?:me )?deben|cuentas por cobrar|cuanto tengo por cobrar|"
             r"que me deben|cuanto me falta (?:por )?cobrar|total pendiente|pendiente "
@@ -374,7 +381,7 @@ _CUSTOMER: list[Rule] = [
             r"de mas|"
             r"cobraron de mas|no (?:pedi|compre|solicite|recibi (?:la|el|los) "
             r"(?:mercancia|producto|servicio))|"
-            r"aclaracion|reclamo|no cuadra|no coincide|no es lo que|ya estaba pagad|"
+            r"aclaracion|reclamo|nunca (?:recibi|recibimos|llego|nos llego)|no cuadra|no coincide|no es lo que|ya estaba pagad|"
             r"esa factura no|"
             r"no debo\b|duplicad[ao]|me cobran (?:algo|de mas)|no es asi"
         ),
@@ -441,6 +448,7 @@ _CUSTOMER: list[Rule] = [
     Rule(
         Intent.CUSTOMER_BALANCE,
         _r(
+            r"cuanto (?:me |nos )?debe\b|"
             r"cuanto (?:les |le |te )?(?:debo|debemos|adeudo|es|seria|tengo que pagar|"
             r"hay que pagar)|"
             r"\bmi (?:saldo|adeudo|deuda|cuenta)\b|\bnuestro (?:saldo|adeudo)\b|estado "

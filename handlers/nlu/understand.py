@@ -68,6 +68,7 @@ def _clues(text: str, normalized: str, today: datetime.date) -> Clues:
         phone=probe.phone is not None,
         email=probe.email is not None,
         colon_text=bool(_REPLY_COLON.match(text)),
+        question="?" in text,
     )
 
 
