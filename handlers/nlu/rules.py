@@ -283,7 +283,8 @@ _OWNER: list[Rule] = [
             r"|cuentas por pagar|por pagar\b|\bque (?:debo|debemos) pagar"
             r"|a quien(?:es)? (?:le |les )?(?:debo|debemos|tengo que pagar)"
             r"|(?:cuanto|que) (?:le |les )?(?:debo|debemos) (?:a )?(?:los )?proveedor"
-            r"|\bque (?:me |nos )?toca pagar\b|^cuanto debo\b|que (?:se |me )?vence (?:de pago|pagar)|que pagos tengo"
+            r"|\bque (?:me |nos )?toca pagar\b|^cuanto debo\b|que (?:se |"
+            r"me )?vence (?:de pago|pagar)|que pagos tengo"
             r"|proveedores? (?:que|por) pagar|pagos? pendientes? (?:a|de) proveedores"
         ),
     ),
@@ -330,7 +331,8 @@ _OWNER: list[Rule] = [
             r"(?:\d+ )?deudores"
             r"|principales deudores|(?:lista|ranking) de deudores|quien(?:es)? (?:me |"
             r"nos )?deben\b"
-            r"|\bdeudores\b|(?:me |nos )deben mas\b|clientes que mas (?:me |nos )?deben|los que mas (?:me |nos "
+            r"|\bdeudores\b|(?:me |nos )deben mas\b|clientes que mas (?:me |"
+            r"nos )?deben|los que mas (?:me |nos "
             r")?deben"
             r"|quien tiene (?:el )?(?:mayor|mas) saldo"
         ),
@@ -362,7 +364,8 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.BALANCE_TOTAL,
         _r(
-            r"cuanto (?:me |nos |le )?(?:deben|adeudan)\b|por cobrar|\bsaldo\b|\bcartera\b|"
+            r"cuanto (?:me |nos |le )?(?:deben|adeudan)\b|por cobrar|\bsaldo\b|"
+            r"\bcartera\b|"
             r"cuanto (?:dinero )?(?:hay|tengo) (?:en la calle|afuera|pendiente)|"
             r"total (?:que )?(?:me )?deben|cuentas por cobrar|cuanto tengo por cobrar|"
             r"que me deben|cuanto me falta (?:por )?cobrar|total pendiente|pendiente "
@@ -381,7 +384,8 @@ _CUSTOMER: list[Rule] = [
             r"de mas|"
             r"cobraron de mas|no (?:pedi|compre|solicite|recibi (?:la|el|los) "
             r"(?:mercancia|producto|servicio))|"
-            r"aclaracion|reclamo|nunca (?:recibi|recibimos|llego|nos llego)|no cuadra|no coincide|no es lo que|ya estaba pagad|"
+            r"aclaracion|reclamo|nunca (?:recibi|recibimos|llego|nos llego)|no cuadra|"
+            r"no coincide|no es lo que|ya estaba pagad|"
             r"esa factura no|"
             r"no debo\b|duplicad[ao]|me cobran (?:algo|de mas)|no es asi"
         ),

@@ -98,7 +98,7 @@ def entities_for(
     return dataclasses.replace(entities, all_contacts=everyone)
 
 
-def _settle(intent: Intent, entities: Entities) -> Intent:
+def settle(intent: Intent, entities: Entities) -> Intent:
     """Adjust an intent to what the entities allow."""
     if intent is Intent.BALANCE_CUSTOMER and not entities.customer:
         return Intent.BALANCE_TOTAL
@@ -118,9 +118,7 @@ def understand_by_rules(
     if intent is None:
         return None
     entities = entities_for(intent, text, normalized, today)
-    return Understanding(
-        _settle(intent, entities), entities, "rules", _RULES_CONFIDENCE
-    )
+    return Understanding(settle(intent, entities), entities, "rules", _RULES_CONFIDENCE)
 
 
 def understand_by_semantics(
@@ -138,7 +136,7 @@ def understand_by_semantics(
             confidence,
         )
     entities = entities_for(intent, text, normalized, today)
-    return Understanding(_settle(intent, entities), entities, "semantic", confidence)
+    return Understanding(settle(intent, entities), entities, "semantic", confidence)
 
 
 def understand(
