@@ -1,4 +1,4 @@
-"""understand() end to end: roles narrow intents; contacts match by name, trade name, RFC."""
+"""understand() end to end: roles narrow intents; contacts match by name and RFC."""
 
 import datetime
 from decimal import Decimal
