@@ -97,8 +97,16 @@ def parse_now(value: str | None, tz: str = "America/Mexico_City") -> dt.datetime
     return moment.astimezone(dt.UTC)
 
 
-def wall_clock() -> dt.datetime:
+def _system_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# Tests replace this to run the commands at a fixed time.
+clock: Callable[[], dt.datetime] = _system_clock
+
+
+def wall_clock() -> dt.datetime:
+    return clock()
 
 
 def echo_json(data: dict[str, Any]) -> None:

@@ -103,6 +103,11 @@ def create_business(
     return business
 
 
+def owner_of(session: Session, *, business: Business) -> User | None:
+    owners = repo.users_of(session, business_id=business.id, role=UserRole.OWNER)
+    return owners[0] if owners else None
+
+
 def default_reminder_set(session: Session, *, business: Business) -> ReminderSet:
     """The business's default set, created the first time it is asked for."""
     from sqlalchemy import select
@@ -152,19 +157,18 @@ def add_user(
     if not (whatsapp or telegram or email):
         raise InvalidInput("Indica al menos un WhatsApp, Telegram o correo.")
     phone = normalize_phone(whatsapp) if whatsapp else None
-    code = secrets.token_hex(4).upper() if telegram is not None else None
     user = User(
         business_id=business.id,
         role=role,
         name=name,
         whatsapp=phone,
         email=validate_email(email) if email else None,
-        telegram_code_hash=token_hash(code) if code else None,
+        telegram_expected_id=telegram,
         created_at=now,
     )
-    # The Telegram id is bound when the person sends `/start CODE`; until then only
-    # the code's hash is kept, so a mistyped id on the CLI cannot impersonate anyone.
-    user.telegram_user_id = None
+    # The Telegram account is bound when the person sends `/start CODE` from it;
+    # until then only the code's hash is kept.
+    code = issue_telegram_code(user) if telegram is not None else None
     session.add(user)
     try:
         session.flush()
@@ -183,6 +187,13 @@ def add_user(
     return NewUser(user, code)
 
 
+def issue_telegram_code(user: User) -> str:
+    """A new one-time code for `/start`; any earlier one stops working."""
+    code = secrets.token_hex(4).upper()
+    user.telegram_code_hash = token_hash(code)
+    return code
+
+
 def link_telegram(
     session: Session, *, code: str, telegram_user_id: int, now: dt.datetime
 ) -> User:
@@ -193,6 +204,8 @@ def link_telegram(
         select(User).where(User.telegram_code_hash == token_hash(code.strip().upper()))
     )
     if user is None:
+        raise NotFound("Ese código no es válido o ya se usó.")
+    if user.telegram_expected_id not in (None, telegram_user_id):
         raise NotFound("Ese código no es válido o ya se usó.")
     user.telegram_user_id = telegram_user_id
     user.telegram_code_hash = None
@@ -453,4 +466,88 @@ def contact_by_portal_token(session: Session, *, token: str) -> Contact | None:
         return None
     return session.scalar(
         select(Contact).where(Contact.portal_token_hash == token_hash(token))
+    )
+
+
+def set_reminders_paused(
+    session: Session,
+    *,
+    business: Business,
+    paused: bool,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+) -> None:
+    business.reminders_paused = paused
+    audit(
+        session,
+        business_id=business.id,
+        actor=actor,
+        channel=channel,
+        action="reminders.paused" if paused else "reminders.resumed",
+        subject=f"business:{business.id}",
+        now=now,
+    )
+
+
+def set_contact_reminders(
+    session: Session,
+    *,
+    contact: Contact,
+    enabled: bool,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+) -> None:
+    contact.reminders_enabled = enabled
+    audit(
+        session,
+        business_id=contact.business_id,
+        actor=actor,
+        channel=channel,
+        action="contact.reminders_on" if enabled else "contact.reminders_off",
+        subject=f"contact:{contact.id}",
+        now=now,
+    )
+
+
+def set_invoices_hidden(
+    session: Session,
+    *,
+    contact: Contact,
+    hidden: bool,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+) -> None:
+    contact.invoices_hidden = hidden
+    audit(
+        session,
+        business_id=contact.business_id,
+        actor=actor,
+        channel=channel,
+        action="contact.invoices_hidden" if hidden else "contact.invoices_shown",
+        subject=f"contact:{contact.id}",
+        now=now,
+    )
+
+
+def set_whatsapp_opt_out(
+    session: Session,
+    *,
+    contact: Contact,
+    opted_out: bool,
+    channel: str,
+    now: dt.datetime,
+) -> None:
+    """The customer's own BAJA / ALTA; only they can undo it."""
+    contact.whatsapp_opted_out = opted_out
+    audit(
+        session,
+        business_id=contact.business_id,
+        actor=f"contact:{contact.id}",
+        channel=channel,
+        action="contact.whatsapp_opt_out" if opted_out else "contact.whatsapp_opt_in",
+        subject=f"contact:{contact.id}",
+        now=now,
     )

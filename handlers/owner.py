@@ -1,9 +1,417 @@
-"""What owners and staff can ask and do in conversation."""
+"""What owners and staff ask about their books, and how they manage contacts."""
 
 from __future__ import annotations
 
-from handlers.nlu import Intent
+import datetime as dt
+from collections.abc import Sequence
 
-INTENTS: dict = {}
+from flows import business as business_flows
+from flows import reports
+from flows.errors import InvalidInput
+from flows.fmt import money, short_date
+from flows.messages import Document, Outbound, Reply
+from handlers.context import Turn
+from handlers.nlu import Intent, Understanding
+from handlers.resolve import find_contact, find_invoices
+from storage import repo
+from storage.models import Contact, Invoice
+
+MAX_LINES = 10
+
+
+def invoice_line(invoice: Invoice, today: dt.date, *, with_contact: bool = False) -> str:
+    """`A-102 · $3,000.00 · vencida hace 12 días`, short enough for WhatsApp."""
+    parts = [invoice.label]
+    if with_contact:
+        parts.append(_short_name(invoice.contact))
+    parts.append(money(invoice.balance, invoice.currency))
+    parts.append(due_phrase(invoice.due_date, today))
+    return " · ".join(parts)
+
+
+def due_phrase(due: dt.date, today: dt.date) -> str:
+    days = (today - due).days
+    if days > 0:
+        return f"vencida hace {days} día{'s' if days != 1 else ''}"
+    if days == 0:
+        return "vence hoy"
+    return f"vence {short_date(due, today=today)}"
+
+
+def _short_name(contact: Contact) -> str:
+    return contact.trade_name or contact.name
+
+
+def capped(lines: Sequence[str], more_hint: str) -> list[str]:
+    if len(lines) <= MAX_LINES:
+        return list(lines)
+    rest = len(lines) - MAX_LINES
+    return [*lines[:MAX_LINES], f"…y {rest} más. {more_hint}"]
+
+
+def balance_total(turn: Turn, understanding: Understanding) -> Reply:
+    totals = repo.balance_totals(
+        turn.session,
+        business_id=turn.business.id,
+        direction="receivable",
+        today=turn.today,
+    )
+    if not totals:
+        return Reply().say("No tienes facturas por cobrar. 🎉")
+    lines = ["Te deben:"]
+    for currency, (total, overdue, count) in totals.items():
+        lines.append(
+            f"• {money(total, currency)} en {count} factura{'s' if count != 1 else ''}"
+            f", de eso {money(overdue, currency)} vencido"
+        )
+    lines.append("Pregunta «¿quién me debe más?» o «vencidas» para ver el detalle.")
+    return Reply().say("\n".join(lines))
+
+
+def balance_customer(turn: Turn, understanding: Understanding) -> Reply:
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    totals = repo.balance_totals(
+        turn.session,
+        business_id=turn.business.id,
+        direction="receivable",
+        today=turn.today,
+        contact_id=contact.id,
+    )
+    name = _short_name(contact)
+    if not totals:
+        return Reply().say(f"{name} no te debe nada. ✅")
+    head = [
+        f"{name} te debe {money(t, c)}" + (f" ({money(o, c)} vencido)" if o else "")
+        for c, (t, o, _) in totals.items()
+    ]
+    invoices = repo.open_invoices(
+        turn.session,
+        business_id=turn.business.id,
+        direction="receivable",
+        contact_id=contact.id,
+    )
+    lines = capped(
+        [invoice_line(i, turn.today) for i in invoices],
+        "Pídele su estado de cuenta con «mándale el link de pago».",
+    )
+    return Reply().say("\n".join([*head, *lines]))
+
+
+def top_debtors(turn: Turn, understanding: Understanding) -> Reply:
+    totals = repo.balance_totals(
+        turn.session,
+        business_id=turn.business.id,
+        direction="receivable",
+        today=turn.today,
+    )
+    if not totals:
+        return Reply().say("Nadie te debe nada. 🎉")
+    lines: list[str] = []
+    for currency in totals:
+        rows = repo.top_debtors(
+            turn.session,
+            business_id=turn.business.id,
+            today=turn.today,
+            currency=currency,
+            limit=MAX_LINES,
+        )
+        lines.append(f"Quién te debe más ({currency}):")
+        for place, (contact, total, overdue) in enumerate(rows, start=1):
+            late = f" ({money(overdue, currency)} vencido)" if overdue else ""
+            lines.append(
+                f"{place}. {_short_name(contact)} · {money(total, currency)}{late}"
+            )
+    return Reply().say("\n".join(lines))
+
+
+def overdue(turn: Turn, understanding: Understanding) -> Reply:
+    contact_id = None
+    name = None
+    if understanding.entities.customer or turn.notes.get("contact_id"):
+        contact = find_contact(turn, understanding)
+        if isinstance(contact, Reply):
+            return contact
+        contact_id, name = contact.id, _short_name(contact)
+    invoices = repo.open_invoices(
+        turn.session,
+        business_id=turn.business.id,
+        direction="receivable",
+        contact_id=contact_id,
+        include_hidden=False,
+        overdue_on=turn.today,
+    )
+    if not invoices:
+        who = f"{name} no tiene" if name else "No tienes"
+        return Reply().say(f"{who} facturas vencidas. ✅")
+    title = f"Facturas vencidas de {name}:" if name else "Facturas vencidas:"
+    lines = capped(
+        [invoice_line(i, turn.today, with_contact=name is None) for i in invoices],
+        "Pregunta por un cliente: «vencidas de Acme».",
+    )
+    return Reply().say("\n".join([title, *lines]))
+
+
+def invoice_status(turn: Turn, understanding: Understanding) -> Reply:
+    refs = understanding.entities.invoice_refs
+    if not refs:
+        return Reply().say("¿Qué factura? Escríbela con su serie y folio, como «A-102».")
+    lines = []
+    for invoice in find_invoices(turn, refs, direction=None):
+        lines.append(describe_invoice(invoice, turn.today))
+    return Reply().say("\n\n".join(lines))
+
+
+def describe_invoice(invoice: Invoice, today: dt.date) -> str:
+    kind = "por cobrar a" if invoice.direction == "receivable" else "por pagar a"
+    head = (
+        f"Factura {invoice.label} {kind} {_short_name(invoice.contact)}, emitida el "
+        f"{short_date(invoice.issue_date, today=today)} ({invoice.payment_method})."
+    )
+    total = money(invoice.total, invoice.currency)
+    if invoice.status == "cancelled":
+        return f"{head}\nEstá cancelada. Total {total}."
+    if invoice.status == "paid":
+        return f"{head}\nPagada ✅. Total {total}."
+    paid = money(invoice.paid, invoice.currency)
+    rest = money(invoice.balance, invoice.currency)
+    return (
+        f"{head}\nTotal {total}, pagado {paid}, saldo {rest}; "
+        f"{due_phrase(invoice.due_date, today)}."
+    )
+
+
+def payables_due(turn: Turn, understanding: Understanding) -> Reply:
+    today = turn.today
+    period = understanding.entities.period or "week"
+    if period == "month":
+        until = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        until -= dt.timedelta(days=1)
+        label = "este mes"
+    elif period == "today":
+        until, label = today, "hoy"
+    else:
+        until = today + dt.timedelta(days=6 - today.weekday())
+        label = "esta semana"
+    invoices = repo.open_invoices(
+        turn.session,
+        business_id=turn.business.id,
+        direction="payable",
+        due_until=until,
+    )
+    if not invoices:
+        return Reply().say(f"No tienes pagos a proveedores que venzan {label}. ✅")
+    totals = reports.sum_by_currency(invoices)
+    head = "Por pagar " + label + ": " + ", ".join(
+        money(total, cur) for cur, total in totals.items()
+    )
+    lines = capped(
+        [invoice_line(i, today, with_contact=True) for i in invoices],
+        "Pregunta «¿qué tengo que pagar este mes?» para ver más adelante.",
+    )
+    return Reply().say("\n".join([head, *lines]))
+
+
+def collection_chart(turn: Turn, understanding: Understanding) -> Reply:
+    aging = repo.aging_totals(
+        turn.session,
+        business_id=turn.business.id,
+        direction="receivable",
+        today=turn.today,
+    )
+    if not aging:
+        return Reply().say("No tienes nada por cobrar, así que no hay gráfica. 🎉")
+    summary = reports.aging_summary(aging)
+    png = reports.aging_chart_png(aging, title=f"Cobranza de {turn.business.name}")
+    image = Document("cobranza.png", "image/png", png, caption="Antigüedad de saldos")
+    reply = Reply()
+    reply.messages.append(Outbound(text=summary, images=(image,)))
+    return reply
+
+
+def missing_emails(turn: Turn, understanding: Understanding) -> Reply:
+    contacts = [
+        c
+        for c in repo.contacts_of(
+            turn.session, business_id=turn.business.id, kind="customer"
+        )
+        if not c.email_list
+    ]
+    if not contacts:
+        return Reply().say("Todos tus clientes tienen correo. ✅")
+    lines = capped(
+        [f"• {c.name} ({c.rfc})" for c in contacts],
+        "Agrégalos con «el correo de <cliente> es …».",
+    )
+    return Reply().say("\n".join([f"{len(contacts)} clientes sin correo:", *lines]))
+
+
+def set_whatsapp(turn: Turn, understanding: Understanding) -> Reply:
+    phone = understanding.entities.phone
+    if not phone:
+        raise InvalidInput("¿Cuál es el número? Escríbelo con 10 dígitos.")
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    business_flows.update_contact(
+        turn.session,
+        contact=contact,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+        whatsapp=phone,
+    )
+    hint = ""
+    if not contact.whatsapp_reminders:
+        hint = (
+            " Los recordatorios por WhatsApp siguen apagados; escribe «activa "
+            f"WhatsApp a {_short_name(contact)}» para prenderlos."
+        )
+    return Reply().say(f"Listo, guardé el WhatsApp de {_short_name(contact)}.{hint}")
+
+
+def set_email(turn: Turn, understanding: Understanding) -> Reply:
+    email = understanding.entities.email
+    if not email:
+        raise InvalidInput("¿Cuál es el correo? Escríbelo completo, con @.")
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    business_flows.update_contact(
+        turn.session,
+        contact=contact,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+        email=email,
+    )
+    return Reply().say(f"Listo, agregué {email} a {_short_name(contact)}.")
+
+
+def whatsapp_reminders(turn: Turn, understanding: Understanding) -> Reply:
+    turn_on = understanding.intent == Intent.WHATSAPP_REMINDERS_ON
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    name = _short_name(contact)
+    if turn_on and contact.whatsapp_opted_out:
+        return Reply().say(
+            f"{name} pidió no recibir mensajes por WhatsApp (BAJA). Sólo lo puede "
+            "reactivar escribiendo «ALTA»."
+        )
+    if turn_on and not contact.whatsapp:
+        return Reply().say(
+            f"{name} no tiene WhatsApp registrado. Escribe «el whatsapp de {name} es "
+            "…» y luego vuelve a activarlo."
+        )
+    business_flows.update_contact(
+        turn.session,
+        contact=contact,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+        whatsapp_reminders=turn_on,
+    )
+    state = "activados" if turn_on else "apagados"
+    return Reply().say(f"Recordatorios por WhatsApp {state} para {name}.")
+
+
+def pause_reminders(turn: Turn, understanding: Understanding) -> Reply:
+    pause = understanding.intent == Intent.PAUSE_REMINDERS
+    entities = understanding.entities
+    if entities.all_contacts or not (entities.customer or turn.notes.get("contact_id")):
+        business_flows.set_reminders_paused(
+            turn.session,
+            business=turn.business,
+            paused=pause,
+            actor=turn.speaker.actor,
+            channel=turn.channel,
+            now=turn.now,
+        )
+        if pause:
+            return Reply().say(
+                "Pausé todos los recordatorios. Escribe «reanuda los recordatorios» "
+                "cuando quieras que vuelvan."
+            )
+        return Reply().say("Listo, los recordatorios vuelven a salir. ✅")
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    business_flows.set_contact_reminders(
+        turn.session,
+        contact=contact,
+        enabled=not pause,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+    )
+    name = _short_name(contact)
+    if pause:
+        return Reply().say(f"Pausé los recordatorios de {name}.")
+    return Reply().say(f"Los recordatorios de {name} vuelven a salir. ✅")
+
+
+def hide_invoices(turn: Turn, understanding: Understanding) -> Reply:
+    hide = understanding.intent == Intent.HIDE_INVOICES
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    business_flows.set_invoices_hidden(
+        turn.session,
+        contact=contact,
+        hidden=hide,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+    )
+    name = _short_name(contact)
+    if hide:
+        return Reply().say(
+            f"Oculté las facturas de {name} de las listas; siguen contando en los "
+            "totales y reportes."
+        )
+    return Reply().say(f"Las facturas de {name} vuelven a aparecer en las listas.")
+
+
+def not_yet(turn: Turn, understanding: Understanding) -> Reply:
+    """Capabilities Cobra will have but that cannot be done from the chat yet."""
+    what = {
+        Intent.PAY_SUPPLIER: "pagar a proveedores",
+        Intent.MOVEMENTS: "el reporte de movimientos",
+        Intent.FINANCING_START: "las solicitudes de financiamiento",
+        Intent.FINANCING_STATUS: "consultar financiamiento",
+    }.get(understanding.intent, "eso")
+    return Reply().say(
+        f"Todavía no puedo hacer {what} desde el chat. Por ahora puedo darte saldos, "
+        "registrar cobros y mandar links de pago."
+    )
+
+
+INTENTS = {
+    Intent.BALANCE_TOTAL: balance_total,
+    Intent.BALANCE_CUSTOMER: balance_customer,
+    Intent.TOP_DEBTORS: top_debtors,
+    Intent.OVERDUE: overdue,
+    Intent.INVOICE_STATUS: invoice_status,
+    Intent.PAYABLES_DUE: payables_due,
+    Intent.COLLECTION_CHART: collection_chart,
+    Intent.MISSING_EMAILS: missing_emails,
+    Intent.SET_CONTACT_WHATSAPP: set_whatsapp,
+    Intent.SET_CONTACT_EMAIL: set_email,
+    Intent.WHATSAPP_REMINDERS_ON: whatsapp_reminders,
+    Intent.WHATSAPP_REMINDERS_OFF: whatsapp_reminders,
+    Intent.PAUSE_REMINDERS: pause_reminders,
+    Intent.RESUME_REMINDERS: pause_reminders,
+    Intent.HIDE_INVOICES: hide_invoices,
+    Intent.SHOW_INVOICES: hide_invoices,
+    Intent.PAY_SUPPLIER: not_yet,
+    Intent.MOVEMENTS: not_yet,
+    Intent.FINANCING_START: not_yet,
+    Intent.FINANCING_STATUS: not_yet,
+}
 STEPS: dict = {}
-OWNER_ONLY: frozenset[Intent] = frozenset()
+# What staff may not do, whatever channel they use.
+OWNER_ONLY: frozenset[Intent] = frozenset(
+    {Intent.PAY_SUPPLIER, Intent.FINANCING_START, Intent.FINANCING_STATUS}
+)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from flows.messages import Reply
-from handlers import common, customer, owner
+from handlers import collect, common, customer, owner, resolve
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
 
@@ -23,14 +23,19 @@ StepHandler = Callable[[Turn, Understanding], Reply | None]
 INTENTS: dict[Intent, Handler] = {
     **common.INTENTS,
     **owner.INTENTS,
+    **collect.INTENTS,
     **customer.INTENTS,
+    **customer.COMMON,
 }
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
+    **resolve.STEPS,
     **owner.STEPS,
     **customer.STEPS,
 }
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY
+TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
+CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)
 # What a message may do whatever flow is open.
 INTERRUPTS = frozenset({Intent.CANCEL, Intent.HELP})
 
@@ -61,11 +66,21 @@ def route(turn: Turn) -> Reply:
             if reply is not None:
                 return reply
         turn.finish()
+    return dispatch(turn, understanding)
 
-    handler = INTENTS.get(understanding.intent)
+
+def dispatch(turn: Turn, understanding: Understanding) -> Reply:
+    """Run the intent's handler, if the speaker's role may ask for it."""
+    role = turn.speaker.role
+    intent = understanding.intent
+    handler = INTENTS.get(intent)
     if handler is None:
         return common.not_understood(turn, understanding)
-    if understanding.intent in OWNER_ONLY and speaker.role != Role.OWNER:
+    if intent in TEAM_ONLY and role not in (Role.OWNER, Role.STAFF):
+        return common.not_understood(turn, understanding)
+    if intent in CUSTOMER_ONLY and role != Role.CUSTOMER:
+        return common.not_understood(turn, understanding)
+    if intent in OWNER_ONLY and role != Role.OWNER:
         return common.owner_only(turn, understanding)
     return handler(turn, understanding)
 

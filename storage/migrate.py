@@ -33,3 +33,11 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def stamp_head(engine: Engine) -> None:
+    """Mark a schema built from the models as current (tests build it that way)."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.stamp(config, "head")

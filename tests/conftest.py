@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import make_engine, make_session_factory
+from storage.migrate import stamp_head
 from storage.models import Base
 
 PG_ENV = "COBRA_TEST_POSTGRES_URL"
@@ -75,6 +76,7 @@ def pg_engine(pg_server_url: str | None) -> Iterator[Engine | None]:
     engine = make_engine(pg_server_url)
     Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
+    stamp_head(engine)
     yield engine
     engine.dispose()
 
@@ -97,6 +99,7 @@ def db(
         url = f"sqlite:///{tmp_path / 'cobra.db'}"
         engine = make_engine(url)
         Base.metadata.create_all(engine)
+        stamp_head(engine)
         yield Db(url, engine, make_session_factory(engine))
         engine.dispose()
         return

@@ -1,0 +1,122 @@
+"""Reaching a customer on the owner's behalf: their portal link, or a message.
+
+Messages go through the outbox; a customer who sent BAJA gets nothing on WhatsApp.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from flows.audit import audit
+from flows.business import portal_token, portal_url
+from flows.outbox import enqueue
+from storage.models import Business, Contact
+
+
+@dataclass(frozen=True)
+class SentLink:
+    url: str
+    channels: list[str]
+
+
+def customer_channels(contact: Contact) -> list[tuple[str, str]]:
+    """Where a customer can be written to now: (channel, address)."""
+    found: list[tuple[str, str]] = []
+    if contact.whatsapp and not contact.whatsapp_opted_out:
+        found.append(("whatsapp", contact.whatsapp))
+    found.extend(("email", address) for address in contact.email_list)
+    return found
+
+
+def send_portal_link(
+    session: Session,
+    *,
+    contact: Contact,
+    public_base_url: str,
+    portal_key: bytes,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+) -> SentLink:
+    """Create or reuse the customer's portal link and queue it to their channels."""
+    token = portal_token(session, contact=contact, key=portal_key, now=now)
+    url = portal_url(public_base_url, token)
+    business = session.get(Business, contact.business_id)
+    assert business is not None
+    day = now.date().isoformat()
+    used: list[str] = []
+    for where, address in customer_channels(contact):
+        enqueue(
+            session,
+            business_id=contact.business_id,
+            contact_id=contact.id,
+            channel=where,
+            recipient=address,
+            template="payment_link",
+            payload={
+                "business_name": business.name,
+                "contact_name": contact.name,
+                "portal_url": url,
+            },
+            dedupe_key=f"payment_link:{contact.id}:{where}:{address}:{day}",
+            now=now,
+        )
+        label = "WhatsApp" if where == "whatsapp" else "correo"
+        if label not in used:
+            used.append(label)
+    audit(
+        session,
+        business_id=contact.business_id,
+        actor=actor,
+        channel=channel,
+        action="portal.link_sent",
+        subject=f"contact:{contact.id}",
+        data={"channels": used},
+        now=now,
+    )
+    return SentLink(url, used)
+
+
+def send_message_to_customer(
+    session: Session,
+    *,
+    contact: Contact,
+    text: str,
+    actor: str,
+    now: dt.datetime,
+) -> list[str]:
+    """The owner's own words to a customer, on WhatsApp if possible, else email."""
+    business = session.get(Business, contact.business_id)
+    assert business is not None
+    options = customer_channels(contact)
+    if not options:
+        return []
+    where, address = options[0]
+    enqueue(
+        session,
+        business_id=contact.business_id,
+        contact_id=contact.id,
+        channel=where,
+        recipient=address,
+        template="owner_message",
+        payload={
+            "business_name": business.name,
+            "contact_name": contact.name,
+            "text": text,
+        },
+        dedupe_key=f"owner_message:{contact.id}:{now.isoformat()}",
+        now=now,
+    )
+    audit(
+        session,
+        business_id=contact.business_id,
+        actor=actor,
+        channel=where,
+        action="contact.message_sent",
+        subject=f"contact:{contact.id}",
+        now=now,
+    )
+    return ["WhatsApp" if where == "whatsapp" else "correo"]

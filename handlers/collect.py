@@ -1,0 +1,297 @@
+"""Collections in conversation: register a payment (confirmed), undo it, send links.
+
+A payment is only proposed from what the person wrote: an amount is never guessed,
+and nothing is recorded until they answer yes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from flows import business as business_flows
+from flows import links
+from flows.errors import MoneyRuleViolation, NotFound
+from flows.fmt import money, to_money
+from flows.messages import Reply
+from flows.money import Allocation, propose_allocation, record_payment, reverse_payment
+from handlers import actions
+from handlers.context import Turn
+from handlers.nlu import Intent, Understanding
+from handlers.resolve import ASK_AMOUNT_FLOW, find_contact, find_invoices, park
+from storage import repo
+from storage.models import Contact, Invoice, Payment
+
+log = logging.getLogger(__name__)
+SOURCE_BY_CHANNEL = {"telegram": "telegram"}
+
+
+def register_payment(turn: Turn, understanding: Understanding) -> Reply:
+    entities = understanding.entities
+    named: list[Invoice] = []
+    contact: Contact | None = None
+
+    if entities.invoice_refs:
+        named = find_invoices(turn, entities.invoice_refs)
+        owners = {i.contact_id for i in named}
+        if len(owners) > 1:
+            return Reply().say(
+                "Esas facturas son de clientes distintos; registra un pago por "
+                "cliente."
+            )
+        contact = named[0].contact
+        closed = [i for i in named if i.status != "pending" or i.balance <= 0]
+        if closed:
+            state = "cancelada" if closed[0].status == "cancelled" else "pagada"
+            return Reply().say(f"La factura {closed[0].label} ya está {state}.")
+    else:
+        found = find_contact(turn, understanding, question="¿Quién te pagó?")
+        if isinstance(found, Reply):
+            return found
+        contact = found
+
+    currency = entities.currency or (named[0].currency if named else "MXN")
+    amount = entities.amount
+    if amount is None:
+        if not named:
+            return park(
+                turn,
+                ASK_AMOUNT_FLOW,
+                understanding,
+                f"¿De cuánto fue el pago de {_name(contact)}?",
+                contact_id=contact.id,
+            )
+        amount = sum((i.balance for i in named), Decimal("0.00"))
+
+    pool = named or list(
+        repo.open_invoices(
+            turn.session,
+            business_id=turn.business.id,
+            direction="receivable",
+            contact_id=contact.id,
+        )
+    )
+    pool = [i for i in pool if i.currency == currency]
+    if not pool:
+        return Reply().say(
+            f"{_name(contact)} no tiene facturas abiertas en {currency}; no hay a qué "
+            "aplicar el pago."
+        )
+    plan = _plan(pool, to_money(amount), named=bool(named))
+
+    lines = [f"Registro un pago de {money(amount, currency)} de {_name(contact)}:"]
+    for allocation in plan:
+        rest = allocation.invoice.balance - allocation.amount
+        after = "queda pagada" if rest <= 0 else f"le quedan {money(rest, currency)}"
+        lines.append(
+            f"• {allocation.invoice.label}: {money(allocation.amount, currency)} "
+            f"({after})"
+        )
+    lines.append("¿Lo registro?")
+    payload = {
+        "contact_id": contact.id,
+        "amount": str(to_money(amount)),
+        "currency": currency,
+        "allocations": [[a.invoice.id, str(a.amount)] for a in plan],
+        "key": secrets.token_hex(8),
+    }
+    return actions.propose(turn, "register_payment", payload, "\n".join(lines))
+
+
+def _plan(pool: list[Invoice], amount: Decimal, *, named: bool) -> list[Allocation]:
+    """Named invoices in the order given, else the customer's oldest first."""
+    if not named:
+        return propose_allocation(pool, amount)
+    remaining = amount
+    plan = []
+    for invoice in pool:
+        take = min(remaining, invoice.balance)
+        if take > 0:
+            plan.append(Allocation(invoice, take))
+            remaining -= take
+    if remaining > 0:
+        owed = sum((i.balance for i in pool), Decimal("0.00"))
+        currency = pool[0].currency
+        labels = " y ".join(i.label for i in pool)
+        raise MoneyRuleViolation(
+            f"{labels} suma{'n' if len(pool) > 1 else ''} {money(owed, currency)} por "
+            f"pagar y el pago es de {money(amount, currency)}. No registré nada; "
+            "revisa el monto."
+        )
+    return plan
+
+
+def do_register_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
+    """Carry out a confirmed payment, checking balances again as they are now."""
+    contact = turn.session.get(Contact, payload["contact_id"])
+    if contact is None or contact.business_id != turn.business.id:
+        raise NotFound("Ese cliente ya no existe.")
+    allocations = []
+    for invoice_id, amount in payload["allocations"]:
+        invoice = turn.session.get(Invoice, invoice_id, with_for_update=True)
+        if invoice is None:
+            raise NotFound("Una de las facturas ya no existe.")
+        allocations.append(Allocation(invoice, Decimal(amount)))
+    payment = record_payment(
+        turn.session,
+        contact=contact,
+        amount=Decimal(payload["amount"]),
+        currency=payload["currency"],
+        paid_at=turn.now,
+        allocations=allocations,
+        source=SOURCE_BY_CHANNEL.get(turn.channel, "chat"),
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+        idempotency_key=f"chat:{turn.conversation.id}:{payload['key']}",
+    )
+    from flows.receipts import queue_payment_receipt
+
+    queue_payment_receipt(
+        turn.session,
+        payment=payment,
+        public_base_url=turn.config.public_base_url,
+        portal_key=turn.config.portal_key,
+        now=turn.now,
+    )
+    remaining = repo.balance_totals(
+        turn.session,
+        business_id=turn.business.id,
+        direction="receivable",
+        today=turn.today,
+        contact_id=contact.id,
+    )
+    left = remaining.get(payment.currency, (Decimal("0.00"), 0, 0))[0]
+    minutes = int(turn.config.undo_window.total_seconds() // 60)
+    return Reply().say(
+        f"Listo ✅ Registré {money(payment.amount, payment.currency)} de "
+        f"{_name(contact)}. Ahora debe {money(left, payment.currency)}. Le mando "
+        f"su recibo. Si fue un error, escribe «deshacer» en los próximos "
+        f"{minutes} minutos."
+    )
+
+
+def undo(turn: Turn, understanding: Understanding) -> Reply:
+    payment = repo.last_payment(
+        turn.session, business_id=turn.business.id, recorded_by=turn.speaker.actor
+    )
+    if payment is None or _aware_age(turn, payment) > turn.config.undo_window:
+        minutes = int(turn.config.undo_window.total_seconds() // 60)
+        return Reply().say(
+            f"No tienes un cobro registrado en los últimos {minutes} minutos que "
+            "pueda deshacer."
+        )
+    labels = ", ".join(a.invoice.label for a in payment.allocations)
+    question = (
+        f"¿Deshago el pago de {money(payment.amount, payment.currency)} de "
+        f"{_name(payment.contact)} ({labels})?"
+    )
+    return actions.propose(turn, "undo_payment", {"payment_id": payment.id}, question)
+
+
+def _aware_age(turn: Turn, payment: Payment):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    created = payment.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    return turn.now - created
+
+
+def do_undo_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
+    payment = turn.session.get(Payment, payload["payment_id"], with_for_update=True)
+    if payment is None or payment.business_id != turn.business.id:
+        raise NotFound("Ese pago ya no existe.")
+    if _aware_age(turn, payment) > turn.config.undo_window:
+        return Reply().say("Ya pasaron más de 10 minutos; no lo deshice.")
+    reverse_payment(
+        turn.session,
+        payment=payment,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+    )
+    return Reply().say(
+        f"Listo, deshice el pago de {money(payment.amount, payment.currency)} de "
+        f"{_name(payment.contact)}. Sus facturas quedaron como estaban."
+    )
+
+
+def send_link(turn: Turn, understanding: Understanding) -> Reply:
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    sent = links.send_portal_link(
+        turn.session,
+        contact=contact,
+        public_base_url=turn.config.public_base_url,
+        portal_key=turn.config.portal_key,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+    )
+    where = " y ".join(sent.channels) if sent.channels else None
+    told = (
+        f"Se lo mandé por {where}."
+        if where
+        else f"{_name(contact)} no tiene correo ni WhatsApp activo; reenvíaselo tú."
+    )
+    return Reply().say(f"Link de pago de {_name(contact)}:\n{sent.url}\n{told}")
+
+
+def rotate_link(turn: Turn, understanding: Understanding) -> Reply:
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    token = business_flows.issue_portal_token(
+        turn.session,
+        contact=contact,
+        key=turn.config.portal_key,
+        now=turn.now,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+    )
+    url = business_flows.portal_url(turn.config.public_base_url, token)
+    return Reply().say(
+        f"Nuevo link para {_name(contact)} (el anterior ya no abre):\n{url}"
+    )
+
+
+def reply_to_customer(turn: Turn, understanding: Understanding) -> Reply:
+    text = (understanding.entities.text or "").strip()
+    if not text:
+        return Reply().say("¿Qué le digo? Escribe «responder a Acme: tu mensaje».")
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    channels = links.send_message_to_customer(
+        turn.session,
+        contact=contact,
+        text=text,
+        actor=turn.speaker.actor,
+        now=turn.now,
+    )
+    if not channels:
+        return Reply().say(
+            f"{_name(contact)} no tiene WhatsApp ni correo registrado; no pude "
+            "mandarle tu mensaje."
+        )
+    return Reply().say(f"Le mandé tu mensaje a {_name(contact)} por {channels[0]}.")
+
+
+def _name(contact: Contact) -> str:
+    return contact.trade_name or contact.name
+
+
+actions.register("register_payment", do_register_payment)
+actions.register("undo_payment", do_undo_payment)
+
+INTENTS = {
+    Intent.REGISTER_PAYMENT: register_payment,
+    Intent.UNDO: undo,
+    Intent.SEND_LINK: send_link,
+    Intent.ROTATE_LINK: rotate_link,
+    Intent.REPLY_TO_CUSTOMER: reply_to_customer,
+}
