@@ -461,3 +461,51 @@ class PaymentReport(Base):
     hold_until: Mapped[dt.date | None] = mapped_column(Date)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
     created_at: Mapped[dt.datetime]
+
+
+class CfdiComplement(Base):
+    """A payment complement (CFDI type P) read from a file or the SAT, with its XML.
+
+    Its payments live in `payment` (complement_uuid is this UUID); this row makes a
+    re-import a duplicate and keeps the document to show or download.
+    """
+
+    __tablename__ = "cfdi_complement"
+    __table_args__ = (UniqueConstraint("business_id", "uuid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    uuid: Mapped[str] = mapped_column(String(36))
+    issued_at: Mapped[dt.datetime]
+    xml: Mapped[str | None] = mapped_column(Text, deferred=True)
+    created_at: Mapped[dt.datetime]
+
+
+class CfdiPendingPayment(Base):
+    """A payment a CFDI names for an invoice not imported yet; applied on arrival.
+
+    One row per `DoctoRelacionado` of a complement (kind P), or per related invoice
+    of a credit note (kind E, whose amount is the note's total, shared in order).
+    """
+
+    __tablename__ = "cfdi_pending_payment"
+    __table_args__ = (
+        UniqueConstraint("business_id", "source_uuid", "line"),
+        Index("ix_cfdi_pending_related", "business_id", "related_uuid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"))
+    kind: Mapped[str] = mapped_column(String(1))
+    source_uuid: Mapped[str] = mapped_column(String(36))
+    line: Mapped[int] = mapped_column(Integer)
+    related_uuid: Mapped[str] = mapped_column(String(36))
+    direction: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_at: Mapped[dt.datetime]
+    method: Mapped[str | None] = mapped_column(String(2))
+    source_name: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime]

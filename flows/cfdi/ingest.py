@@ -1,0 +1,736 @@
+"""Bring CFDIs into the books: invoices, credit notes and payment complements.
+
+`import_sources` streams documents in batches (one transaction each), sorts each
+CFDI into receivable, payable or rejected, and applies what complements and credit
+notes pay through the money rules, now or when the invoice they name arrives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from flows.audit import audit
+from flows.business import get_or_create_contact
+from flows.cfdi.extract import Cfdi, read_cfdi
+from flows.cfdi.sources import Source, iter_documents
+from flows.errors import CobraError, InvalidInput, NotFound
+from flows.fmt import match_key, money, to_money, zone
+from flows.money import Allocation, due_date_for, record_payment
+from storage.db import transaction
+from storage.models import (
+    Business,
+    CfdiComplement,
+    CfdiPendingPayment,
+    Contact,
+    ContactKind,
+    Direction,
+    Invoice,
+    InvoiceSource,
+    InvoiceStatus,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+ZERO = Decimal("0.00")
+# A credit note reduces the invoices it names when related as "01" (nota de crédito
+# de los documentos relacionados).
+CREDIT_NOTE_RELATION = "01"
+# The payment form for a credit note that names none: 15, condonación.
+CREDIT_NOTE_METHOD = "15"
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A file (or a payment inside one) that was not taken, and why, in Spanish."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    """What an import did. `warnings` are payments of imported CFDIs not applied."""
+
+    imported: int = 0
+    receivables: int = 0
+    payables: int = 0
+    credit_notes: int = 0
+    complements: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    payments_applied: int = 0
+    pending: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    warnings: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "imported": self.imported,
+            "receivables": self.receivables,
+            "payables": self.payables,
+            "credit_notes": self.credit_notes,
+            "complements": self.complements,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "payments_applied": self.payments_applied,
+            "pending": self.pending,
+            "rejections": [
+                {"path": r.name, "reason": r.reason} for r in self.rejections
+            ],
+            "warnings": [{"path": w.name, "reason": w.reason} for w in self.warnings],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    name: str
+    cfdi: Cfdi
+    data: bytes
+
+
+@dataclass(slots=True)
+class _Line:
+    """A payment a complement or credit note makes to one invoice, by its UUID."""
+
+    kind: str
+    source_uuid: str
+    line: int
+    related_uuid: str
+    direction: str
+    amount: Decimal
+    currency: str
+    paid_at: dt.datetime
+    method: str | None
+    name: str
+    stored: CfdiPendingPayment | None = None
+
+    @property
+    def key(self) -> str:
+        return f"cfdi-{self.kind.lower()}:{self.source_uuid}:{self.line}"
+
+
+@dataclass
+class _Tally:
+    """One batch's effect, merged into the report only once its transaction commits."""
+
+    report: ImportReport = field(default_factory=ImportReport)
+    pending_added: dict[str, str] = field(default_factory=dict)
+    pending_settled: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _Owner:
+    id: int
+    rfc: str
+    timezone: str
+    default_terms_days: int
+
+
+def import_sources(
+    session_factory: sessionmaker[Session],
+    *,
+    business_id: int,
+    sources: Iterable[Source],
+    now: dt.datetime,
+    progress: Progress | None = None,
+    actor: str = "import",
+    channel: str = "cli",
+    batch_size: int = BATCH_SIZE,
+) -> ImportReport:
+    """Import every CFDI in the sources for the business; idempotent by UUID.
+
+    Sources are paths (files, folders, zips) or `(name, bytes)` pairs (an XML or a
+    zip package). Each batch of documents commits on its own, so a failure late in a
+    long import keeps what came before it.
+    """
+    with session_factory() as session:
+        business = session.get(Business, business_id)
+        if business is None:
+            raise NotFound("No existe ese negocio.")
+        owner = _Owner(
+            business.id, business.rfc, business.timezone, business.default_terms_days
+        )
+    importer = _Importer(session_factory, owner, now, actor, channel)
+
+    batch: list[_Parsed] = []
+    for document in iter_documents(sources):
+        if document.error is not None:
+            importer.reject(document.name, document.error)
+            _tick(progress, 1)
+            continue
+        try:
+            cfdi = read_cfdi(document.data)
+        except InvalidInput as exc:
+            importer.reject(document.name, exc.message)
+            _tick(progress, 1)
+            continue
+        batch.append(_Parsed(document.name, cfdi, document.data))
+        if len(batch) >= batch_size:
+            importer.store(batch)
+            _tick(progress, len(batch))
+            batch = []
+    if batch:
+        importer.store(batch)
+        _tick(progress, len(batch))
+    return importer.finish()
+
+
+def _tick(progress: Progress | None, count: int) -> None:
+    if progress is not None:
+        progress(count)
+
+
+class _Importer:
+    """The state of one import run: the report, known contacts, pending payments."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        owner: _Owner,
+        now: dt.datetime,
+        actor: str,
+        channel: str,
+    ) -> None:
+        self.factory = factory
+        self.owner = owner
+        self.now = now
+        self.actor = actor
+        self.channel = channel
+        self.report = ImportReport()
+        # (kind, match key) -> (contact id, contact terms): contacts seen this run.
+        self.contacts: dict[tuple[str, str], tuple[int, int | None]] = {}
+        # Payments named this run still waiting for their invoice: key -> file name.
+        self.pending: dict[str, str] = {}
+
+    def reject(self, name: str, reason: str) -> None:
+        self.report.rejected += 1
+        self.report.rejections.append(Rejection(name, reason))
+
+    def store(self, batch: list[_Parsed]) -> None:
+        """Store a batch in one transaction; on a conflict, one document at a time."""
+        tally = _Tally()
+        try:
+            with transaction(self.factory) as session:
+                self._store(session, batch, tally)
+        except IntegrityError:
+            # Someone else (a SAT sync running alongside) stored one of these first.
+            self.contacts.clear()
+            if len(batch) == 1:
+                self.reject(batch[0].name, "otro proceso lo guardó al mismo tiempo")
+                return
+            for parsed in batch:
+                self.store([parsed])
+            return
+        except Exception:
+            self.contacts.clear()
+            raise
+        self._merge(tally)
+
+    def finish(self) -> ImportReport:
+        report = self.report
+        report.pending = len(self.pending)
+        for key, name in self.pending.items():
+            uuid = key.split(":")[1]
+            report.warnings.append(
+                Rejection(
+                    name,
+                    f"pago del CFDI {uuid} pendiente: la factura que paga aún no se "
+                    "ha importado; se aplicará cuando llegue",
+                )
+            )
+        if report.imported or report.payments_applied:
+            with transaction(self.factory) as session:
+                audit(
+                    session,
+                    business_id=self.owner.id,
+                    actor=self.actor,
+                    channel=self.channel,
+                    action="cfdi.imported",
+                    subject=f"business:{self.owner.id}",
+                    data={
+                        k: v for k, v in report.as_dict().items() if isinstance(v, int)
+                    },
+                    now=self.now,
+                )
+        log.info(
+            "cfdi import finished",
+            extra={
+                "business_id": self.owner.id,
+                "imported": report.imported,
+                "duplicates": report.duplicates,
+                "rejected": report.rejected,
+                "payments_applied": report.payments_applied,
+                "pending": report.pending,
+            },
+        )
+        return report
+
+    def _merge(self, tally: _Tally) -> None:
+        mine, batch = self.report, tally.report
+        for name in (
+            "imported",
+            "receivables",
+            "payables",
+            "credit_notes",
+            "complements",
+            "duplicates",
+            "rejected",
+            "payments_applied",
+        ):
+            setattr(mine, name, getattr(mine, name) + getattr(batch, name))
+        mine.rejections.extend(batch.rejections)
+        mine.warnings.extend(batch.warnings)
+        self.pending.update(tally.pending_added)
+        for key in tally.pending_settled:
+            self.pending.pop(key, None)
+
+    # One batch, in one transaction.
+
+    def _store(self, session: Session, batch: list[_Parsed], tally: _Tally) -> None:
+        report = tally.report
+        accepted = self._sort(session, batch, tally)
+        if not accepted:
+            return
+
+        contacts = self._contacts(session, accepted)
+        invoice_rows: list[dict[str, Any]] = []
+        complement_rows: list[dict[str, Any]] = []
+        lines: list[_Line] = []
+        for parsed, direction in accepted:
+            cfdi = parsed.cfdi
+            contact_id, terms = contacts[_party_key(cfdi, direction)]
+            if cfdi.cfdi_type == "P":
+                complement_rows.append(
+                    self._complement_row(parsed, direction, contact_id)
+                )
+                lines.extend(self._complement_lines(parsed, direction))
+                report.complements += 1
+            else:
+                invoice_rows.append(
+                    self._invoice_row(parsed, direction, contact_id, terms)
+                )
+                if cfdi.cfdi_type == "E":
+                    lines.extend(self._credit_lines(parsed, direction))
+                    report.credit_notes += 1
+                elif direction == Direction.RECEIVABLE:
+                    report.receivables += 1
+                else:
+                    report.payables += 1
+            report.imported += 1
+        if invoice_rows:
+            session.execute(insert(Invoice), invoice_rows)
+        if complement_rows:
+            session.execute(insert(CfdiComplement), complement_rows)
+
+        new_invoices = [row["uuid"] for row in invoice_rows]
+        lines.extend(self._waiting_for(session, new_invoices))
+        if lines:
+            self._apply(session, lines, tally)
+
+    def _sort(
+        self, session: Session, batch: list[_Parsed], tally: _Tally
+    ) -> list[tuple[_Parsed, str]]:
+        """Receivable or payable for each new document; duplicates and strangers out."""
+        report = tally.report
+        invoice_uuids = [p.cfdi.uuid for p in batch if p.cfdi.cfdi_type != "P"]
+        complement_uuids = [p.cfdi.uuid for p in batch if p.cfdi.cfdi_type == "P"]
+        known: set[str] = set()
+        if invoice_uuids:
+            known.update(
+                session.scalars(
+                    select(Invoice.uuid).where(
+                        Invoice.business_id == self.owner.id,
+                        Invoice.uuid.in_(invoice_uuids),
+                    )
+                )
+            )
+        if complement_uuids:
+            known.update(
+                session.scalars(
+                    select(CfdiComplement.uuid).where(
+                        CfdiComplement.business_id == self.owner.id,
+                        CfdiComplement.uuid.in_(complement_uuids),
+                    )
+                )
+            )
+
+        accepted: list[tuple[_Parsed, str]] = []
+        for parsed in batch:
+            cfdi = parsed.cfdi
+            if cfdi.uuid in known:
+                report.duplicates += 1
+                continue
+            if cfdi.issuer_rfc == self.owner.rfc:
+                direction = Direction.RECEIVABLE
+            elif cfdi.receiver_rfc == self.owner.rfc:
+                direction = Direction.PAYABLE
+            else:
+                report.rejected += 1
+                report.rejections.append(
+                    Rejection(
+                        parsed.name,
+                        f"no es de este negocio: lo emite {cfdi.issuer_rfc} y lo "
+                        f"recibe {cfdi.receiver_rfc}",
+                    )
+                )
+                continue
+            known.add(cfdi.uuid)
+            accepted.append((parsed, str(direction)))
+        return accepted
+
+    def _contacts(
+        self, session: Session, accepted: list[tuple[_Parsed, str]]
+    ) -> dict[tuple[str, str], tuple[int, int | None]]:
+        """Each counterparty's contact: remembered, found by its key, or created."""
+        wanted: dict[tuple[str, str], tuple[Cfdi, str]] = {}
+        for parsed, direction in accepted:
+            key = _party_key(parsed.cfdi, direction)
+            if key not in self.contacts and key not in wanted:
+                wanted[key] = (parsed.cfdi, direction)
+        if wanted:
+            found = session.scalars(
+                select(Contact).where(
+                    Contact.business_id == self.owner.id,
+                    Contact.match_key.in_({key for _, key in wanted}),
+                )
+            )
+            by_key = {(c.kind, c.match_key): c for c in found}
+            business = session.get(Business, self.owner.id)
+            assert business is not None
+            for key, (cfdi, direction) in wanted.items():
+                rfc, name, regime, postal_code = _party(cfdi, direction)
+                contact = by_key.get(key)
+                if contact is None:
+                    contact, _ = get_or_create_contact(
+                        session,
+                        business=business,
+                        kind=key[0],
+                        rfc=rfc,
+                        name=name,
+                        now=self.now,
+                        tax_regime=regime,
+                        postal_code=postal_code,
+                    )
+                else:
+                    contact.tax_regime = contact.tax_regime or regime
+                    contact.postal_code = contact.postal_code or postal_code
+                self.contacts[key] = (contact.id, contact.terms_days)
+        return self.contacts
+
+    def _local_to_utc(self, moment: dt.datetime) -> dt.datetime:
+        return moment.replace(tzinfo=zone(self.owner.timezone)).astimezone(dt.UTC)
+
+    def _invoice_row(
+        self, parsed: _Parsed, direction: str, contact_id: int, terms: int | None
+    ) -> dict[str, Any]:
+        cfdi = parsed.cfdi
+        issue_date = cfdi.issued_at.date()
+        method = (cfdi.payment_method or "PUE")[:3]
+        total = to_money(cfdi.total)
+        settled = cfdi.cfdi_type == "E" or total == 0
+        return {
+            "business_id": self.owner.id,
+            "contact_id": contact_id,
+            "direction": direction,
+            "cfdi_type": cfdi.cfdi_type,
+            "uuid": cfdi.uuid,
+            "series": cfdi.series[:25] if cfdi.series else None,
+            "folio": cfdi.folio[:40] if cfdi.folio else None,
+            "issued_at": self._local_to_utc(cfdi.issued_at),
+            "issue_date": issue_date,
+            "due_date": issue_date
+            if cfdi.cfdi_type == "E"
+            else due_date_for(
+                issue_date=issue_date,
+                payment_method=method,
+                contact_terms=terms,
+                payment_terms_text=cfdi.payment_terms,
+                default_terms=self.owner.default_terms_days,
+            ),
+            "currency": cfdi.currency[:3],
+            "exchange_rate": cfdi.exchange_rate,
+            "subtotal": to_money(cfdi.subtotal),
+            "total": total,
+            # A credit note is a document, not a debt: nothing is owed on it; what
+            # it credits is applied to the invoices it names (see `_apply`).
+            "paid": total if settled else ZERO,
+            "balance": ZERO if settled else total,
+            "payment_method": method,
+            "payment_form": cfdi.payment_form[:2] if cfdi.payment_form else None,
+            "payment_terms": cfdi.payment_terms[:1000] if cfdi.payment_terms else None,
+            "status": InvoiceStatus.PAID if settled else InvoiceStatus.PENDING,
+            "source": InvoiceSource.SAT,
+            "description": cfdi.description,
+            "xml": _text(parsed.data),
+            "created_at": self.now,
+        }
+
+    def _complement_row(
+        self, parsed: _Parsed, direction: str, contact_id: int
+    ) -> dict[str, Any]:
+        return {
+            "business_id": self.owner.id,
+            "contact_id": contact_id,
+            "direction": direction,
+            "uuid": parsed.cfdi.uuid,
+            "issued_at": self._local_to_utc(parsed.cfdi.issued_at),
+            "xml": _text(parsed.data),
+            "created_at": self.now,
+        }
+
+    def _complement_lines(self, parsed: _Parsed, direction: str) -> list[_Line]:
+        return [
+            _Line(
+                kind="P",
+                source_uuid=parsed.cfdi.uuid,
+                line=paid.line,
+                related_uuid=paid.invoice_uuid,
+                direction=direction,
+                amount=to_money(paid.amount),
+                currency=paid.currency,
+                paid_at=self._local_to_utc(paid.paid_at),
+                method=paid.method[:2] if paid.method else None,
+                name=parsed.name,
+            )
+            for paid in parsed.cfdi.payments
+            if paid.amount > 0
+        ]
+
+    def _credit_lines(self, parsed: _Parsed, direction: str) -> list[_Line]:
+        cfdi = parsed.cfdi
+        related = [uuid for kind, uuid in cfdi.related if kind == CREDIT_NOTE_RELATION]
+        # Limitation: only relation 01 (a credit note on the related invoices)
+        # moves a balance; returns (03) and advances (07) are kept as documents,
+        # because their effect depends on agreements the XML does not state.
+        method = cfdi.payment_form if cfdi.payment_form not in (None, "99") else None
+        return [
+            _Line(
+                kind="E",
+                source_uuid=cfdi.uuid,
+                line=number,
+                related_uuid=uuid,
+                direction=direction,
+                amount=to_money(cfdi.total),
+                currency=cfdi.currency[:3],
+                paid_at=self._local_to_utc(cfdi.issued_at),
+                method=(method or CREDIT_NOTE_METHOD)[:2],
+                name=parsed.name,
+            )
+            for number, uuid in enumerate(related, start=1)
+            if cfdi.total > 0
+        ]
+
+    def _waiting_for(self, session: Session, uuids: list[str]) -> list[_Line]:
+        """Stored payments naming any of these invoices, with credit-note siblings."""
+        if not uuids:
+            return []
+        rows = list(
+            session.scalars(
+                select(CfdiPendingPayment).where(
+                    CfdiPendingPayment.business_id == self.owner.id,
+                    CfdiPendingPayment.related_uuid.in_(uuids),
+                )
+            )
+        )
+        notes = {r.source_uuid for r in rows if r.kind == "E"}
+        if notes:
+            seen = {r.id for r in rows}
+            rows.extend(
+                r
+                for r in session.scalars(
+                    select(CfdiPendingPayment).where(
+                        CfdiPendingPayment.business_id == self.owner.id,
+                        CfdiPendingPayment.source_uuid.in_(notes),
+                    )
+                )
+                if r.id not in seen
+            )
+        return [
+            _Line(
+                kind=row.kind,
+                source_uuid=row.source_uuid,
+                line=row.line,
+                related_uuid=row.related_uuid,
+                direction=row.direction,
+                amount=row.amount,
+                currency=row.currency,
+                paid_at=row.paid_at,
+                method=row.method,
+                name=row.source_name or row.source_uuid,
+                stored=row,
+            )
+            for row in rows
+        ]
+
+    def _apply(self, session: Session, lines: list[_Line], tally: _Tally) -> None:
+        """Apply each payment whose invoice is here; keep the others waiting."""
+        related = {line.related_uuid for line in lines}
+        invoices = {
+            invoice.uuid: invoice
+            for invoice in session.scalars(
+                select(Invoice).where(
+                    Invoice.business_id == self.owner.id,
+                    Invoice.uuid.in_(related),
+                )
+            )
+            if invoice.uuid is not None
+        }
+
+        notes: dict[str, list[_Line]] = {}
+        for line in sorted(lines, key=lambda x: (x.source_uuid, x.line)):
+            if line.kind == "E":
+                notes.setdefault(line.source_uuid, []).append(line)
+            elif line.related_uuid in invoices:
+                self._pay(
+                    session, line, invoices[line.related_uuid], line.amount, tally
+                )
+                self._settle(session, line, tally)
+            else:
+                self._keep_waiting(session, line, tally)
+
+        for group in notes.values():
+            if any(line.related_uuid not in invoices for line in group):
+                for line in group:
+                    self._keep_waiting(session, line, tally)
+                continue
+            # A note's total is shared among its invoices in order, each up to
+            # its balance; the XML does not say how much goes to each.
+            remaining = group[0].amount
+            for line in group:
+                invoice = invoices[line.related_uuid]
+                share = min(remaining, invoice.balance)
+                if share > 0 and self._pay(session, line, invoice, share, tally):
+                    remaining -= share
+                self._settle(session, line, tally)
+            if remaining > 0:
+                tally.report.warnings.append(
+                    Rejection(
+                        group[0].name,
+                        f"de la nota de crédito quedan "
+                        f"{money(remaining, group[0].currency)} sin aplicar: las "
+                        "facturas relacionadas no tienen saldo suficiente",
+                    )
+                )
+
+    def _pay(
+        self,
+        session: Session,
+        line: _Line,
+        invoice: Invoice,
+        amount: Decimal,
+        tally: _Tally,
+    ) -> bool:
+        """Record one payment through the money rules; a refusal becomes a warning."""
+        problem = self._mismatch(line, invoice)
+        if problem is None:
+            try:
+                with session.begin_nested():
+                    record_payment(
+                        session,
+                        contact=invoice.contact,
+                        amount=amount,
+                        currency=line.currency,
+                        paid_at=line.paid_at,
+                        allocations=[Allocation(invoice, to_money(amount))],
+                        source="sat",
+                        actor=self.actor,
+                        channel=self.channel,
+                        now=self.now,
+                        method=line.method,
+                        idempotency_key=line.key,
+                        complement_uuid=line.source_uuid,
+                    )
+                tally.report.payments_applied += 1
+                return True
+            except CobraError as exc:
+                problem = exc.message
+        tally.report.warnings.append(
+            Rejection(
+                line.name,
+                f"el pago de {money(amount, line.currency)} a la factura "
+                f"{invoice.label} no se aplicó: {problem}",
+            )
+        )
+        return False
+
+    def _mismatch(self, line: _Line, invoice: Invoice) -> str | None:
+        if invoice.direction != line.direction:
+            return "la factura es de la otra parte (por cobrar contra por pagar)"
+        if invoice.cfdi_type != "I":
+            return "el documento relacionado no es una factura de ingreso"
+        if invoice.status == InvoiceStatus.CANCELLED:
+            return "la factura está cancelada"
+        return None
+
+    def _keep_waiting(self, session: Session, line: _Line, tally: _Tally) -> None:
+        if line.stored is None:
+            session.add(
+                CfdiPendingPayment(
+                    business_id=self.owner.id,
+                    kind=line.kind,
+                    source_uuid=line.source_uuid,
+                    line=line.line,
+                    related_uuid=line.related_uuid,
+                    direction=line.direction,
+                    amount=line.amount,
+                    currency=line.currency,
+                    paid_at=line.paid_at,
+                    method=line.method,
+                    source_name=line.name[-500:],
+                    created_at=self.now,
+                )
+            )
+            tally.pending_added[line.key] = line.name
+
+    def _settle(self, session: Session, line: _Line, tally: _Tally) -> None:
+        if line.stored is not None:
+            session.execute(
+                delete(CfdiPendingPayment).where(
+                    CfdiPendingPayment.id == line.stored.id
+                )
+            )
+        tally.pending_settled.add(line.key)
+
+
+def _party_key(cfdi: Cfdi, direction: str) -> tuple[str, str]:
+    rfc, name, _, _ = _party(cfdi, direction)
+    kind = (
+        ContactKind.CUSTOMER
+        if direction == Direction.RECEIVABLE
+        else ContactKind.SUPPLIER
+    )
+    return str(kind), match_key(rfc, name)
+
+
+def _party(cfdi: Cfdi, direction: str) -> tuple[str, str, str | None, str | None]:
+    """The other side's RFC, name, tax regime and postal code."""
+    if direction == Direction.RECEIVABLE:
+        return (
+            cfdi.receiver_rfc,
+            cfdi.receiver_name,
+            cfdi.receiver_regime,
+            cfdi.receiver_postal_code,
+        )
+    # Limitation: a CFDI carries the issuer's tax regime but not its fiscal
+    # address (LugarExpedicion is where it was issued), so suppliers get no postal
+    # code from the import.
+    return cfdi.issuer_rfc, cfdi.issuer_name, cfdi.issuer_regime, None
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8-sig", errors="replace")

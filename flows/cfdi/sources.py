@@ -1,0 +1,132 @@
+"""Where CFDIs come from: files, folders (recursively) and zip packages, streamed.
+
+Each document is read when its turn comes and handed on as `(name, bytes)`, so
+memory stays flat however many files a folder or a SAT package holds.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# A CFDI is a few kilobytes; even one with thousands of concepts is well under this.
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+ZIP_MAGIC = b"PK\x03\x04"
+
+Source = Path | tuple[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One file to import, or the reason it could not be read (`error`)."""
+
+    name: str
+    data: bytes
+    error: str | None = None
+
+
+def iter_documents(sources: Iterable[Source]) -> Iterator[Document]:
+    """Every XML in the sources, in a stable order; unreadable ones carry an error."""
+    for source in sources:
+        if isinstance(source, tuple):
+            name, data = source
+            if _is_zip(name, data):
+                yield from _zip_documents(name, io.BytesIO(data))
+            else:
+                yield Document(name, data)
+        elif source.is_dir():
+            for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                suffix = path.suffix.lower()
+                if suffix == ".xml":
+                    yield _read_file(path)
+                elif suffix == ".zip":
+                    yield from _zip_documents(str(path), path)
+        elif source.suffix.lower() == ".zip":
+            yield from _zip_documents(str(source), source)
+        else:
+            yield _read_file(source)
+
+
+def count_documents(sources: Iterable[Source]) -> int:
+    """How many documents the sources hold (a zip inside a zip counts as one)."""
+    count = 0
+    for source in sources:
+        if isinstance(source, tuple):
+            count += 1
+        elif source.is_dir():
+            for path in source.rglob("*"):
+                suffix = path.suffix.lower()
+                if suffix == ".xml":
+                    count += 1
+                elif suffix == ".zip" and path.is_file():
+                    count += _zip_count(path)
+        elif source.suffix.lower() == ".zip":
+            count += _zip_count(source)
+        else:
+            count += 1
+    return count
+
+
+def _is_zip(name: str, data: bytes) -> bool:
+    return name.lower().endswith(".zip") or data[:4] == ZIP_MAGIC
+
+
+def _read_file(path: Path) -> Document:
+    try:
+        if path.stat().st_size > MAX_DOCUMENT_BYTES:
+            return Document(
+                str(path), b"", "el archivo es demasiado grande para un CFDI"
+            )
+        return Document(str(path), path.read_bytes())
+    except OSError as exc:
+        return Document(str(path), b"", f"no se pudo leer: {exc.strerror or exc}")
+
+
+def _zip_count(path: Path) -> int:
+    try:
+        with zipfile.ZipFile(path) as package:
+            return sum(
+                1
+                for info in package.infolist()
+                if info.filename.lower().endswith((".xml", ".zip"))
+            )
+    except (OSError, zipfile.BadZipFile):
+        return 1
+
+
+def _zip_documents(name: str, file: Path | io.BytesIO) -> Iterator[Document]:
+    """The XMLs of a zip, folders and zips inside it included, one at a time."""
+    try:
+        package = zipfile.ZipFile(file)
+    except (OSError, zipfile.BadZipFile):
+        yield Document(name, b"", "no es un zip válido")
+        return
+    with package:
+        for info in sorted(package.infolist(), key=lambda i: i.filename):
+            member = f"{name}:{info.filename}"
+            lowered = info.filename.lower()
+            if info.is_dir() or not lowered.endswith((".xml", ".zip")):
+                continue
+            if info.file_size > MAX_DOCUMENT_BYTES:
+                yield Document(
+                    member, b"", "el archivo es demasiado grande para un CFDI"
+                )
+                continue
+            try:
+                data = package.read(info)
+            except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+                log.warning(
+                    "zip member unreadable", extra={"error": type(exc).__name__}
+                )
+                yield Document(member, b"", "no se pudo descomprimir")
+                continue
+            if lowered.endswith(".zip"):
+                yield from _zip_documents(member, io.BytesIO(data))
+            else:
+                yield Document(member, data)

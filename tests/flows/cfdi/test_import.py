@@ -1,0 +1,337 @@
+"""Importing CFDIs on both databases: direction, balances, idempotency, bad files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from flows.cfdi import ImportReport, import_sources
+from storage import repo
+from storage.models import (
+    CfdiComplement,
+    CfdiPendingPayment,
+    Contact,
+    Invoice,
+    Payment,
+)
+from tests.builders import NOW, make_business
+from tests.cfdi_factory import (
+    ACME,
+    BETA,
+    BUSINESS,
+    STRANGER,
+    SUPPLIER,
+    Paid,
+    credit_note,
+    invoice,
+    new_uuid,
+    payment,
+    zip_of,
+)
+
+TODAY = dt.date(2026, 12, 3)
+
+
+def _business(db) -> int:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        return make_business(s, rfc=BUSINESS.rfc).id
+
+
+def _import(db, business_id: int, *sources, **kw) -> ImportReport:  # type: ignore[no-untyped-def]
+    return import_sources(
+        db.factory, business_id=business_id, sources=list(sources), now=NOW, **kw
+    )
+
+
+def _invoice(db, uuid: str) -> Invoice:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        found = s.scalar(select(Invoice).where(Invoice.uuid == uuid))
+        assert found is not None
+        return found
+
+
+def _open_balance(db, business_id: int, rfc: str) -> Decimal:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        contact = repo.contact_by_rfc(s, business_id=business_id, rfc=rfc)
+        assert contact is not None
+        totals = repo.balance_totals(
+            s,
+            business_id=business_id,
+            direction=contact.kind == "customer" and "receivable" or "payable",
+            today=TODAY,
+            contact_id=contact.id,
+        )
+        return totals.get("MXN", (Decimal("0"), Decimal("0"), 0))[0]
+
+
+def _counts(db) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        return (
+            s.scalar(select(func.count(Invoice.id))) or 0,
+            s.scalar(select(func.count(Payment.id))) or 0,
+            s.scalar(select(func.count(Contact.id))) or 0,
+            s.scalar(select(func.count(CfdiComplement.id))) or 0,
+        )
+
+
+def test_receivable_payable_and_stranger(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    business_id = _business(db)
+    sale, purchase, other = new_uuid(), new_uuid(), new_uuid()
+    (tmp_path / "venta.xml").write_bytes(
+        invoice(uuid=sale, receiver=ACME, terms="Crédito 45 días")
+    )
+    (tmp_path / "compra.xml").write_bytes(
+        invoice(uuid=purchase, issuer=SUPPLIER, receiver=BUSINESS, method="PUE")
+    )
+    (tmp_path / "ajena.xml").write_bytes(
+        invoice(uuid=other, issuer=STRANGER, receiver=ACME)
+    )
+    (tmp_path / "factura.pdf").write_bytes(b"%PDF-1.4")
+
+    report = _import(db, business_id, tmp_path)
+
+    assert (report.imported, report.receivables, report.payables) == (2, 1, 1)
+    assert report.rejected == 1 and report.duplicates == 0
+    [rejection] = report.rejections
+    assert rejection.name.endswith("ajena.xml")
+    assert "no es de este negocio" in rejection.reason
+
+    receivable = _invoice(db, sale)
+    assert receivable.direction == "receivable" and receivable.source == "sat"
+    assert receivable.issue_date == dt.date(2026, 11, 1)
+    assert receivable.due_date == dt.date(2026, 12, 16)  # 45 days of the CFDI
+    assert receivable.balance == Decimal("1160.00") and receivable.status == "pending"
+    assert receivable.label == "A-1001"
+    payable = _invoice(db, purchase)
+    assert payable.direction == "payable" and payable.due_date == payable.issue_date
+    with db.session() as s:
+        customer = s.get(Contact, receivable.contact_id)
+        supplier = s.get(Contact, payable.contact_id)
+        xml = s.scalar(select(Invoice.xml).where(Invoice.uuid == sale))
+    assert customer is not None and supplier is not None
+    assert (customer.kind, customer.rfc, customer.name) == (
+        "customer",
+        ACME.rfc,
+        ACME.name,
+    )
+    assert (customer.tax_regime, customer.postal_code) == (
+        ACME.regime,
+        ACME.postal_code,
+    )
+    assert (supplier.kind, supplier.rfc) == ("supplier", SUPPLIER.rfc)
+    assert xml is not None and sale in xml
+
+
+def test_default_and_contact_terms(db) -> None:  # type: ignore[no-untyped-def]
+    business_id = _business(db)
+    first, second = new_uuid(), new_uuid()
+    _import(db, business_id, ("a.xml", invoice(uuid=first)))
+    with db.session() as s, s.begin():
+        contact = repo.contact_by_rfc(s, business_id=business_id, rfc=ACME.rfc)
+        assert contact is not None
+        contact.terms_days = 10
+    _import(db, business_id, ("b.xml", invoice(uuid=second, terms="60 días")))
+
+    assert _invoice(db, first).due_date == dt.date(2026, 12, 1)  # default 30
+    assert _invoice(db, second).due_date == dt.date(2026, 11, 11)  # contact's 10
+
+
+def _package() -> tuple[bytes, int]:
+    """A SAT-like zip: invoices, complements and a credit note, in nested folders."""
+    a1, a2, b1 = new_uuid("a1"), new_uuid("a2"), new_uuid("b1")
+    entries = {
+        "emitidos/2026/11/a1.xml": invoice(uuid=a1, total="1160.00", folio="1"),
+        "emitidos/2026/11/a2.xml": invoice(uuid=a2, total="2320.00", folio="2"),
+        "emitidos/2026/11/b1.xml": invoice(
+            uuid=b1, receiver=BETA, total="5800.00", folio="3"
+        ),
+        "emitidos/2026/11/pago-acme.xml": payment(
+            paid=[Paid(a1, "1160.00"), Paid(a2, "320.00", "2320.00")]
+        ),
+        "emitidos/2026/11/pago-beta.xml": payment(
+            receiver=BETA, paid=[Paid(b1, "1000.00", "5800.00")]
+        ),
+        "emitidos/2026/11/nc-beta.xml": credit_note(
+            receiver=BETA, related=[b1], total="580.00"
+        ),
+        "recibidos/compra.xml": invoice(
+            issuer=SUPPLIER, receiver=BUSINESS, total="3480.00"
+        ),
+    }
+    return zip_of(entries), len(entries)
+
+
+def test_zip_gives_balances_per_customer_and_reimport_changes_nothing(  # type: ignore[no-untyped-def]
+    db, tmp_path: Path
+) -> None:
+    business_id = _business(db)
+    data, count = _package()
+    package = tmp_path / "sat.zip"
+    package.write_bytes(data)
+
+    report = _import(db, business_id, package)
+
+    assert report.imported == count and report.rejected == 0, report.rejections
+    assert (report.complements, report.credit_notes) == (2, 1)
+    assert report.payments_applied == 4 and report.pending == 0
+    assert report.warnings == []
+    assert _open_balance(db, business_id, ACME.rfc) == Decimal("2000.00")
+    assert _open_balance(db, business_id, BETA.rfc) == Decimal("4220.00")
+    assert _open_balance(db, business_id, SUPPLIER.rfc) == Decimal("3480.00")
+    assert _invoice(db, new_uuid("a1")).status == "paid"
+    with db.session() as s:
+        sat_payments = s.scalars(select(Payment).order_by(Payment.id)).all()
+        assert {p.source for p in sat_payments} == {"sat"}
+        assert all(p.complement_uuid for p in sat_payments)
+        assert {p.idempotency_key.split(":")[0] for p in sat_payments} == {
+            "cfdi-p",
+            "cfdi-e",
+        }
+    before = _counts(db)
+
+    again = _import(db, business_id, package, ("copia.zip", data))
+
+    assert again.imported == 0 and again.duplicates == 2 * count
+    assert again.payments_applied == 0
+    assert _counts(db) == before
+    assert _open_balance(db, business_id, ACME.rfc) == Decimal("2000.00")
+
+
+def test_a_malformed_file_in_the_middle(db) -> None:  # type: ignore[no-untyped-def]
+    business_id = _business(db)
+    sources = [
+        ("1.xml", invoice(folio="1")),
+        ("2.xml", b"<?xml version='1.0'?><roto"),
+        ("3.xml", invoice(version="3.3")),
+        ("4.xml", invoice(stamped=False)),
+        ("5.xml", invoice(total_override="10.00")),
+        ("6.zip", b"PK\x03\x04 no es un zip"),
+        ("7.xml", invoice(folio="7")),
+    ]
+
+    report = _import(db, business_id, *sources, batch_size=2)
+
+    assert report.imported == 2 and report.rejected == 5
+    assert [r.name for r in report.rejections] == [
+        "2.xml",
+        "3.xml",
+        "4.xml",
+        "5.xml",
+        "6.zip",
+    ]
+    assert all(r.reason for r in report.rejections)
+
+
+def test_complement_before_its_invoice(db) -> None:  # type: ignore[no-untyped-def]
+    business_id = _business(db)
+    target, other = new_uuid(), new_uuid()
+    complement = payment(paid=[Paid(target, "400.00", "1160.00")])
+
+    # Same run, complement first and in an earlier batch than the invoice.
+    report = _import(
+        db,
+        business_id,
+        ("a-pago.xml", complement),
+        ("b-factura.xml", invoice(uuid=target)),
+        batch_size=1,
+    )
+    assert report.payments_applied == 1 and report.pending == 0
+    assert _invoice(db, target).balance == Decimal("760.00")
+
+    # Separate runs: the complement waits, and is applied when the invoice comes.
+    early = _import(
+        db, business_id, ("pago.xml", payment(paid=[Paid(other, "160.00", "1160.00")]))
+    )
+    assert early.pending == 1 and early.payments_applied == 0
+    assert "pendiente" in early.warnings[0].reason
+    late = _import(db, business_id, ("factura.xml", invoice(uuid=other)))
+    assert late.payments_applied == 1 and late.pending == 0
+    assert _invoice(db, other).balance == Decimal("1000.00")
+    with db.session() as s:
+        assert s.scalar(select(func.count(CfdiPendingPayment.id))) == 0
+        payment_row = s.scalar(select(Payment).where(Payment.amount == Decimal("160")))
+        assert payment_row is not None
+        paid_at = payment_row.paid_at  # SQLite gives UTC back without its offset
+        assert paid_at.replace(tzinfo=paid_at.tzinfo or dt.UTC) == dt.datetime(
+            2026, 11, 20, 18, 0, tzinfo=dt.UTC
+        )
+
+
+def test_credit_note_before_its_invoice_and_leftover(db) -> None:  # type: ignore[no-untyped-def]
+    business_id = _business(db)
+    target = new_uuid()
+    first = _import(
+        db, business_id, ("nc.xml", credit_note(related=[target], total="2000.00"))
+    )
+    assert first.pending == 1 and first.credit_notes == 1
+
+    later = _import(db, business_id, ("f.xml", invoice(uuid=target, total="1160.00")))
+
+    assert later.payments_applied == 1
+    assert _invoice(db, target).status == "paid"
+    assert "sin aplicar" in later.warnings[0].reason
+
+
+def test_usd_invoice_paid_in_pesos(db) -> None:  # type: ignore[no-untyped-def]
+    business_id = _business(db)
+    target = new_uuid()
+    report = _import(
+        db,
+        business_id,
+        (
+            "usd.xml",
+            invoice(
+                uuid=target, total="1160.00", currency="USD", exchange_rate="17.25"
+            ),
+        ),
+        (
+            "pago.xml",
+            payment(
+                paid=[
+                    Paid(
+                        target,
+                        "580.00",
+                        "1160.00",
+                        currency="USD",
+                        equivalence="0.057971",
+                    )
+                ],
+                currency="MXN",
+            ),
+        ),
+    )
+
+    assert report.payments_applied == 1, report.warnings
+    usd = _invoice(db, target)
+    assert usd.currency == "USD" and usd.exchange_rate == Decimal("17.25")
+    assert usd.balance == Decimal("580.00")
+    with db.session() as s:
+        paid = s.scalar(select(Payment))
+        assert paid is not None and paid.currency == "USD"
+
+
+def test_overpaying_complement_is_a_warning(db) -> None:  # type: ignore[no-untyped-def]
+    business_id = _business(db)
+    target = new_uuid()
+    report = _import(
+        db,
+        business_id,
+        ("f.xml", invoice(uuid=target, total="1160.00")),
+        ("p.xml", payment(paid=[Paid(target, "2000.00")])),
+    )
+
+    assert report.imported == 2 and report.payments_applied == 0
+    assert "no se aplicó" in report.warnings[0].reason
+    assert _invoice(db, target).balance == Decimal("1160.00")
+
+
+def test_unknown_business_id(db) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from flows.errors import NotFound
+
+    with pytest.raises(NotFound):
+        _import(db, 999)
