@@ -64,6 +64,9 @@ def create_app(
 def install_features(app: FastAPI, runtime: Runtime) -> None:
     """Each feature adds its routes and, through `app.state.startup`, its
     lifespan hooks: async (app, runtime, run_scheduler) -> async stopper or None."""
+    from bot import whatsapp
+
+    whatsapp.install(app, runtime)
 
 
 def runtime_of(request: Request) -> Runtime:

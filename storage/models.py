@@ -509,3 +509,19 @@ class CfdiPendingPayment(Base):
     method: Mapped[str | None] = mapped_column(String(2))
     source_name: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime]
+
+
+class SenderRate(Base):
+    """How many messages a sender has sent in the current window, per channel.
+
+    Kept in the database so that every process behind one address counts together.
+    """
+
+    __tablename__ = "sender_rate"
+    __table_args__ = (UniqueConstraint("channel", "sender"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(64))
+    window_started_at: Mapped[dt.datetime]
+    count: Mapped[int] = mapped_column(Integer, default=0)

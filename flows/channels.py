@@ -1,0 +1,173 @@
+"""What the chat channels record around a message: admission (replay, rate limit),
+the customer's last WhatsApp message, and delivery reports (a failure tells the owner).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flows import ratelimit
+from flows.messages import Channel
+from flows.outbox import notify_owner
+from storage import repo
+from storage.models import ContactKind, InboundMessage, OutboundMessage, User
+
+log = logging.getLogger(__name__)
+
+UNDELIVERED = "undelivered"  # the kind of the owner's notice
+
+# Twilio's message states in the order they happen; a late report of an earlier
+# state never overwrites a later one (callbacks may arrive out of order).
+_DELIVERY_ORDER = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "read": 4,
+    "undelivered": 5,
+    "failed": 5,
+    "canceled": 5,
+}
+FAILED_STATES = frozenset({"failed", "undelivered"})
+
+
+class Admission(StrEnum):
+    """What to do with a message before the conversation engine sees it."""
+
+    REPLAY = "replay"  # handled before: the engine answers it from its record
+    ALLOW = "allow"
+    WARN = "warn"  # over the sender's limit: answer with a polite notice
+    DROP = "drop"  # still over the limit: answer nothing
+
+
+def already_handled(
+    session: Session, *, channel: Channel, provider_message_id: str
+) -> bool:
+    """True when a message with this provider id was handled before."""
+    found = session.scalar(
+        select(InboundMessage.id).where(
+            InboundMessage.channel == str(channel),
+            InboundMessage.provider_message_id == provider_message_id,
+        )
+    )
+    return found is not None
+
+
+def admit(
+    session: Session,
+    *,
+    channel: Channel,
+    sender: str,
+    provider_message_id: str | None,
+    now: dt.datetime,
+    limit: ratelimit.Limit = ratelimit.DEFAULT_LIMIT,
+) -> Admission:
+    """Count a new message against its sender's limit; a replay is not counted."""
+    if provider_message_id and already_handled(
+        session, channel=channel, provider_message_id=provider_message_id
+    ):
+        return Admission.REPLAY
+    if channel == Channel.WHATSAPP:
+        note_whatsapp_inbound(session, phone=sender, now=now)
+    verdict = ratelimit.hit(
+        session, channel=str(channel), sender=sender, now=now, limit=limit
+    )
+    return Admission(str(verdict))
+
+
+def note_whatsapp_inbound(session: Session, *, phone: str, now: dt.datetime) -> int:
+    """Open the 24-hour window of every customer contact with this number."""
+    touched = 0
+    for contact in repo.contacts_by_whatsapp(session, phone=phone):
+        if contact.kind != ContactKind.CUSTOMER:
+            continue
+        contact.whatsapp_last_inbound_at = now
+        touched += 1
+    return touched
+
+
+def telegram_account_linked(session: Session, *, telegram_user_id: int) -> bool:
+    found = session.scalar(
+        select(User.id).where(User.telegram_user_id == telegram_user_id).limit(1)
+    )
+    return found is not None
+
+
+def record_handled(
+    session: Session,
+    *,
+    channel: Channel,
+    provider_message_id: str,
+    sender: str,
+    text: str,
+    reply_text: str,
+    now: dt.datetime,
+    business_id: int | None = None,
+) -> None:
+    """Record a message a channel answered by itself (Telegram's `/start CODE`),
+    so that a retried delivery of it acts once, like the engine's own messages."""
+    session.add(
+        InboundMessage(
+            business_id=business_id,
+            channel=str(channel),
+            provider_message_id=provider_message_id,
+            sender=sender,
+            text=text,
+            reply={"messages": [{"text": reply_text, "buttons": []}]},
+            received_at=now,
+        )
+    )
+    session.flush()
+
+
+def record_delivery_status(
+    session: Session,
+    *,
+    provider_id: str,
+    status: str,
+    now: dt.datetime,
+    error_code: str | None = None,
+) -> OutboundMessage | None:
+    """Keep the provider's report on the outbound message; a failure tells the owner.
+
+    Returns the message, or None when no outbound message has that provider id.
+    """
+    message = session.scalars(
+        select(OutboundMessage)
+        .where(OutboundMessage.provider_id == provider_id)
+        .with_for_update()
+    ).first()
+    if message is None:
+        log.info("delivery report for an unknown message", extra={"status": status})
+        return None
+
+    status = status.strip().lower()
+    previous = message.delivery_status
+    if _DELIVERY_ORDER.get(status, 0) < _DELIVERY_ORDER.get(previous or "", -1):
+        return message
+    message.delivery_status = status[:32]
+    if status in FAILED_STATES:
+        message.last_error = f"WhatsApp informó «{status}»" + (
+            f" (código {error_code})" if error_code else ""
+        )
+    log.info(
+        "delivery report",
+        extra={
+            "business_id": message.business_id,
+            "outbound_id": message.id,
+            "status": status,
+            "error_code": error_code,
+        },
+    )
+
+    if status in FAILED_STATES and previous not in FAILED_STATES:
+        # The outbox's notice to the owner, once per message (its dedupe key).
+        notify_owner(session, row=message, kind=UNDELIVERED, now=now)
+    return message

@@ -1,0 +1,87 @@
+"""A per-sender message limit, counted in the database so several processes agree.
+
+A fixed window per channel and sender: the first message over the limit gets a
+polite notice, the rest of that window gets silence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.models import SenderRate
+
+log = logging.getLogger(__name__)
+
+SLOW_DOWN = (
+    "Vas muy rápido 🙂. Dame un minuto para ponerme al día y vuelve a escribirme."
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `messages` from one sender every `window`."""
+
+    messages: int = 20
+    window: dt.timedelta = dt.timedelta(minutes=1)
+
+
+DEFAULT_LIMIT = Limit()
+
+
+class Verdict(StrEnum):
+    ALLOW = "allow"
+    WARN = "warn"  # the first message over the limit: say why nothing happens
+    DROP = "drop"  # later ones in the same window: say nothing
+
+
+def hit(
+    session: Session,
+    *,
+    channel: str,
+    sender: str,
+    now: dt.datetime,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Verdict:
+    """Count one message from `sender` and say whether it may go on."""
+    insert = (
+        pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )
+    session.execute(
+        insert(SenderRate)
+        .values(channel=channel, sender=sender[:64], window_started_at=now, count=0)
+        .on_conflict_do_nothing(index_elements=["channel", "sender"])
+    )
+    row = session.scalars(
+        select(SenderRate)
+        .where(SenderRate.channel == channel, SenderRate.sender == sender[:64])
+        .with_for_update()
+    ).one()
+
+    started = _aware(row.window_started_at)
+    if now - started >= limit.window or now < started:
+        row.window_started_at = now
+        row.count = 0
+    row.count += 1
+
+    if row.count <= limit.messages:
+        return Verdict.ALLOW
+    if row.count == limit.messages + 1:
+        log.warning(
+            "sender over the message limit",
+            extra={"channel": channel, "limit": limit.messages},
+        )
+        return Verdict.WARN
+    return Verdict.DROP
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; Cobra stores UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
