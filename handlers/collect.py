@@ -17,6 +17,7 @@ from flows.errors import MoneyRuleViolation, NotFound
 from flows.fmt import money, to_money
 from flows.messages import Reply
 from flows.money import Allocation, propose_allocation, record_payment, reverse_payment
+from flows.receipts import queue_payment_receipt
 from handlers import actions
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
@@ -147,8 +148,6 @@ def do_register_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
         now=turn.now,
         idempotency_key=f"chat:{turn.conversation.id}:{payload['key']}",
     )
-    from flows.receipts import queue_payment_receipt
-
     queue_payment_receipt(
         turn.session,
         payment=payment,
