@@ -525,3 +525,49 @@ class SenderRate(Base):
     sender: Mapped[str] = mapped_column(String(64))
     window_started_at: Mapped[dt.datetime]
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ApiKey(Base):
+    """A business's key to the REST API; only its hash is kept, shown once."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The visible start of the key, to tell keys apart in listings.
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request made with an `Idempotency-Key`, to replay it."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("business_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime]
+
+
+class WebhookEndpoint(Base):
+    """An address of the business's systems that hears about events, signed."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # Comma-separated event names, or "*" for all of them.
+    events: Mapped[str] = mapped_column(String(500), default="*")
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime]
+    disabled_at: Mapped[dt.datetime | None]
