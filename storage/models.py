@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -571,3 +572,74 @@ class WebhookEndpoint(Base):
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime]
     disabled_at: Mapped[dt.datetime | None]
+
+
+class SatCredential(Base):
+    """A business's e.firma (FIEL) or CSD: the certificate, and its key and password
+    encrypted with a key derived from `SECRETS_KEY`; never stored in the clear."""
+
+    __tablename__ = "sat_credential"
+    __table_args__ = (UniqueConstraint("business_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    rfc: Mapped[str] = mapped_column(String(13))
+    certificate_number: Mapped[str] = mapped_column(String(40))
+    certificate: Mapped[str] = mapped_column(Text)
+    key_encrypted: Mapped[str] = mapped_column(Text)
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    valid_from: Mapped[dt.datetime]
+    valid_until: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime]
+
+
+class SatDownloadRequest(Base):
+    """One bulk-download request at the SAT, kept until its packages are imported."""
+
+    __tablename__ = "sat_download_request"
+    __table_args__ = (UniqueConstraint("business_id", "request_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(8))
+    request_type: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[dt.datetime]
+    period_end: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    message: Mapped[str | None] = mapped_column(String(500))
+    packages: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class SatCancellation(Base):
+    """A cancellation asked of the SAT for an issued CFDI, and where it stands."""
+
+    __tablename__ = "sat_cancellation"
+    __table_args__ = (UniqueConstraint("business_id", "uuid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    uuid: Mapped[str] = mapped_column(String(36))
+    motive: Mapped[str] = mapped_column(String(2))
+    substitute_uuid: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(24))
+    acknowledgment: Mapped[str | None] = mapped_column(Text, deferred=True)
+    requested_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class CfdiPdf(Base):
+    """An invoice's rendered PDF, kept so that a second request is instant."""
+
+    __tablename__ = "cfdi_pdf"
+    __table_args__ = (UniqueConstraint("business_id", "uuid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    uuid: Mapped[str] = mapped_column(String(36))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime]
