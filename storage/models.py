@@ -643,3 +643,45 @@ class CfdiPdf(Base):
     uuid: Mapped[str] = mapped_column(String(36))
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime]
+
+
+class FinancingApplication(Base):
+    """An owner's financing request: answers, the step reached, and the decision.
+
+    The chat and the web form edit the same row; `step` is where the chat resumes,
+    whatever the 24-hour conversation remembers. Only a hash of the web link's
+    token is kept.
+    """
+
+    __tablename__ = "financing_application"
+    __table_args__ = (
+        Index("ix_financing_business_status", "business_id", "status"),
+        Index("ix_financing_status_deadline", "status", "deadline_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    # draft, submitted, approved, rejected
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    step: Mapped[str | None] = mapped_column(String(32))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    currency: Mapped[str] = mapped_column(String(3), default="MXN")
+    amount_requested: Mapped[Decimal | None]
+    amount_approved: Mapped[Decimal | None]
+    amount_used: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    consent_at: Mapped[dt.datetime | None]
+    submitted_at: Mapped[dt.datetime | None]
+    deadline_at: Mapped[dt.datetime | None]
+    overdue_flagged_at: Mapped[dt.datetime | None]
+    decided_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    # What the analyst sees of the business's receivables, taken at submission.
+    receivables: Mapped[dict[str, Any] | None]
+    web_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    web_token_expires_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    business: Mapped[Business] = relationship()
