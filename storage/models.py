@@ -685,3 +685,98 @@ class FinancingApplication(Base):
     updated_at: Mapped[dt.datetime]
 
     business: Mapped[Business] = relationship()
+
+
+class DepositStatus(StrEnum):
+    RECEIVED = "received"  # stored from the webhook, not applied yet
+    APPLIED = "applied"  # recorded as a payment of a customer
+    UNAPPLIED = "unapplied"  # no customer, or more than owed: the owner decides
+    DISMISSED = "dismissed"  # the owner said it is not a customer's payment
+
+
+class StpDeposit(Base):
+    """A SPEI deposit notice from STP: stored before it is acknowledged, then applied.
+
+    The same deposit (tracking key and operation date) is one row however often
+    STP sends it; what could not be applied waits here for the owner.
+    """
+
+    __tablename__ = "stp_deposit"
+    __table_args__ = (
+        UniqueConstraint("clave_rastreo", "fecha_operacion"),
+        Index("ix_stp_deposit_status", "status", "received_at"),
+        Index("ix_stp_deposit_business", "business_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("business.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    stp_id: Mapped[str | None] = mapped_column(String(32))
+    clave_rastreo: Mapped[str] = mapped_column(String(64))
+    fecha_operacion: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3), default="MXN")
+    beneficiary_account: Mapped[str] = mapped_column(String(20))
+    payer_account: Mapped[str | None] = mapped_column(String(20))
+    payer_name: Mapped[str | None] = mapped_column(String(120))
+    payer_bank: Mapped[str | None] = mapped_column(String(8))
+    concept: Mapped[str | None] = mapped_column(String(210))
+    numeric_reference: Mapped[str | None] = mapped_column(String(16))
+    settled_at: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=DepositStatus.RECEIVED)
+    # Why it waits for the owner: "unknown_account", "no_invoices" or "excess".
+    reason: Mapped[str | None] = mapped_column(String(32))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime]
+    applied_at: Mapped[dt.datetime | None]
+
+
+class PayoutStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waits for its day
+    PENDING = "pending"  # to be sent to STP
+    SENDING = "sending"  # sent or being sent; the outcome is not known yet
+    SENT = "sent"  # STP accepted the order
+    LIQUIDATED = "liquidated"  # the money arrived; the payable is paid
+    RETURNED = "returned"  # the receiving bank sent it back
+    FAILED = "failed"  # STP refused the order
+    CANCELLED = "cancelled"
+
+
+class SupplierPayment(Base):
+    """A transfer order to a supplier through STP, sent once per idempotency key."""
+
+    __tablename__ = "supplier_payment"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        UniqueConstraint("clave_rastreo"),
+        Index("ix_supplier_payment_due", "status", "scheduled_for"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3), default="MXN")
+    clabe: Mapped[str] = mapped_column(String(18))
+    beneficiary_name: Mapped[str] = mapped_column(String(300))
+    concept: Mapped[str] = mapped_column(String(40))
+    # Invoice id (as text) to the amount paid to it, decided when it was confirmed.
+    allocations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=PayoutStatus.PENDING)
+    scheduled_for: Mapped[dt.date] = mapped_column(Date)
+    clave_rastreo: Mapped[str | None] = mapped_column(String(30))
+    fecha_operacion: Mapped[dt.date | None] = mapped_column(Date)
+    stp_order_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    settled_at: Mapped[dt.datetime | None]
+
+    contact: Mapped[Contact] = relationship()
