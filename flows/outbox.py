@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import OutboundMessage, OutboxStatus
+from flows.errors import ProviderError
+from flows.fmt import mask_phone
+from flows.messages import Button
+from storage.db import is_postgres
+from storage.models import OutboundMessage, OutboxStatus, Role, User
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,447 @@ def enqueue(
     if new_id is None:
         log.info(
             "outbox duplicate skipped",
-            extra={"business_id": business_id, "channel": channel, "template": template},
+            extra={
+                "business_id": business_id,
+                "channel": channel,
+                "template": template,
+            },
         )
         return None
     return session.scalar(select(OutboundMessage).where(OutboundMessage.id == new_id))
+
+
+def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Queue many messages in one statement; returns how many were new.
+
+    Each row has `enqueue`'s fields; a dedupe key seen before is skipped.
+    """
+    if not rows:
+        return 0
+    values = [
+        {
+            "business_id": row["business_id"],
+            "contact_id": row.get("contact_id"),
+            "channel": row["channel"],
+            "recipient": row["recipient"],
+            "template": row["template"],
+            "payload": row["payload"],
+            "dedupe_key": row["dedupe_key"][:255],
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": row.get("not_before") or row["now"],
+            "created_at": row["now"],
+        }
+        for row in rows
+    ]
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    statement = (
+        insert(OutboundMessage)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboundMessage.id)
+    )
+    return len(session.execute(statement).all())
+
+
+# --- Delivery ---------------------------------------------------------------
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE = dt.timedelta(minutes=1)
+BACKOFF_CAP = dt.timedelta(hours=6)
+LEASE = dt.timedelta(minutes=5)
+# Channels where sending a message twice is harmless enough to retry a send that a
+# stopped process may or may not have finished: email carries a fixed Message-ID,
+# which mail systems use to drop a duplicate; the log sends nothing.
+RESENDABLE = frozenset({"email", "log"})
+OWNER_NOTICE = "owner_notice"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A row of the outbox made ready for one channel: what a sender needs, no more.
+
+    For WhatsApp, `template_required` says the customer has not written in the last
+    24 hours, so the provider only accepts the approved `whatsapp_template` filled
+    with `variables`.
+    """
+
+    outbox_id: int
+    channel: str
+    recipient: str
+    subject: str
+    text: str
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    whatsapp_template: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    template_required: bool = False
+    message_id: str | None = None  # email: the same on every retry of the row
+
+
+class Sender(Protocol):
+    """Delivers rendered messages on one channel; returns the provider's id.
+
+    Raises `ProviderError(temporary=True)` when retrying later may work, and
+    `ProviderError(temporary=False)` when it will not (a rejected address).
+    """
+
+    channel: str
+
+    def send(self, message: RenderedMessage) -> str: ...
+
+
+class LogSender:
+    """Stands in for a channel without credentials: logs the message, sends nothing."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    def send(self, message: RenderedMessage) -> str:
+        log.info(
+            "outbox message not sent: channel has no credentials",
+            extra={
+                "outbox_id": message.outbox_id,
+                "channel": message.channel,
+                "recipient": _masked(message.channel, message.recipient),
+                "subject": message.subject,
+                "text": message.text,
+            },
+        )
+        return f"log-{message.outbox_id}"
+
+
+@dataclass
+class DeliveryCounts:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    uncertain: int = 0
+    requeued: int = 0  # an email found mid-send after a crash, queued again
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """1, 2, 4, 8... minutes after the first, second, third failure; at most 6 h."""
+    delay = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, BACKOFF_CAP)
+
+
+def deliver_pending(
+    factory: sessionmaker[Session],
+    *,
+    senders: Mapping[str, Sender],
+    now: dt.datetime,
+    limit: int = 200,
+    lease: dt.timedelta = LEASE,
+    render: Callable[[Session, OutboundMessage, dt.datetime], RenderedMessage]
+    | None = None,
+) -> DeliveryCounts:
+    """One delivery pass: recover rows a stopped process left, claim, send, record.
+
+    Safe to run in any number of processes at once: a row is claimed by one pass
+    (`FOR UPDATE SKIP LOCKED` on PostgreSQL, a conditional UPDATE on SQLite) and
+    marked `sending`, committed, before its provider is called.
+    """
+    if render is None:
+        from flows.render import render_outbound
+
+        render = render_outbound
+    counts = DeliveryCounts()
+    recover_stalled(factory, now=now, counts=counts)
+
+    token = secrets.token_hex(16)
+    ids = claim(factory, token=token, now=now, limit=limit, lease=lease)
+    counts.claimed = len(ids)
+    for outbox_id in ids:
+        _deliver_one(
+            factory,
+            outbox_id=outbox_id,
+            token=token,
+            senders=senders,
+            now=now,
+            lease=lease,
+            render=render,
+            counts=counts,
+        )
+    if ids:
+        log.info("outbox pass done", extra=counts.as_dict())
+    return counts
+
+
+def claim(
+    factory: sessionmaker[Session],
+    *,
+    token: str,
+    now: dt.datetime,
+    limit: int,
+    lease: dt.timedelta = LEASE,
+) -> list[int]:
+    """Take up to `limit` due rows for this pass under a lease; returns their ids.
+
+    A claimed row stays `pending` until its own send starts, so a pass that stops
+    early leaves its unsent rows for the next pass once the lease runs out.
+    """
+    due = (
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.status == OutboxStatus.PENDING,
+            OutboundMessage.next_attempt_at <= now,
+            or_(
+                OutboundMessage.claimed_until.is_(None),
+                OutboundMessage.claimed_until < now,
+            ),
+        )
+        .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id)
+        .limit(limit)
+    )
+    with factory() as session, session.begin():
+        if is_postgres(session):
+            ids = list(session.scalars(due.with_for_update(skip_locked=True)))
+            if not ids:
+                return []
+            condition = OutboundMessage.id.in_(ids)
+        else:
+            # SQLite has one writer at a time (BEGIN IMMEDIATE), so the
+            # conditional UPDATE below is the whole claim.
+            condition = OutboundMessage.id.in_(due.scalar_subquery())
+        claimed = session.scalars(
+            update(OutboundMessage)
+            .where(
+                condition,
+                OutboundMessage.status == OutboxStatus.PENDING,
+                or_(
+                    OutboundMessage.claimed_until.is_(None),
+                    OutboundMessage.claimed_until < now,
+                ),
+            )
+            .values(claim_token=token, claimed_until=now + lease)
+            .returning(OutboundMessage.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return sorted(claimed)
+
+
+def _deliver_one(
+    factory: sessionmaker[Session],
+    *,
+    outbox_id: int,
+    token: str,
+    senders: Mapping[str, Sender],
+    now: dt.datetime,
+    lease: dt.timedelta,
+    render: Callable[[Session, OutboundMessage, dt.datetime], RenderedMessage],
+    counts: DeliveryCounts,
+) -> None:
+    # Step 1: mark the row `sending` and commit before the provider hears of it.
+    with factory() as session, session.begin():
+        started = session.scalar(
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.id == outbox_id,
+                OutboundMessage.claim_token == token,
+                OutboundMessage.status == OutboxStatus.PENDING,
+            )
+            .values(
+                status=OutboxStatus.SENDING,
+                claimed_until=now + lease,
+                attempts=OutboundMessage.attempts + 1,
+            )
+            .returning(OutboundMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        if started is None:
+            return
+        row = session.get(OutboundMessage, outbox_id)
+        assert row is not None
+        error: ProviderError | None = None
+        message: RenderedMessage | None = None
+        try:
+            message = render(session, row, now)
+        except ProviderError as exc:
+            error = exc
+        except Exception as exc:  # a template or payload bug: no retry will fix it
+            log.exception("outbox message could not be rendered")
+            error = ProviderError(f"render: {exc}", temporary=False)
+        channel = row.channel
+
+    # Step 2: the provider call, outside any transaction.
+    provider_id: str | None = None
+    if error is None and message is not None:
+        sender = senders.get(channel)
+        if sender is None:
+            error = ProviderError(f"no hay remitente para {channel}", temporary=True)
+        else:
+            try:
+                provider_id = sender.send(message)
+            except ProviderError as exc:
+                error = exc
+            except Exception as exc:  # an unexpected failure: retry, then dead
+                log.exception("sender failed unexpectedly", extra={"channel": channel})
+                error = ProviderError(str(exc), temporary=True)
+
+    # Step 3: record the outcome, only if this pass still holds the row.
+    with factory() as session, session.begin():
+        row = session.scalar(
+            select(OutboundMessage)
+            .where(
+                OutboundMessage.id == outbox_id,
+                OutboundMessage.claim_token == token,
+                OutboundMessage.status == OutboxStatus.SENDING,
+            )
+            .with_for_update()
+        )
+        if row is None:
+            log.warning(
+                "outbox row changed hands during its send",
+                extra={"outbox_id": outbox_id, "channel": channel},
+            )
+            return
+        row.claim_token = None
+        row.claimed_until = None
+        if error is None:
+            row.status = OutboxStatus.SENT
+            row.provider_id = provider_id
+            row.sent_at = now
+            row.last_error = None
+            counts.sent += 1
+            return
+        row.last_error = error.message[:2000]
+        if error.temporary and row.attempts < MAX_ATTEMPTS:
+            row.status = OutboxStatus.PENDING
+            row.next_attempt_at = now + backoff(row.attempts)
+            counts.retried += 1
+            log.info(
+                "outbox send failed; will retry",
+                extra={
+                    "outbox_id": row.id,
+                    "channel": channel,
+                    "attempts": row.attempts,
+                },
+            )
+            return
+        row.status = OutboxStatus.DEAD
+        counts.dead += 1
+        log.warning(
+            "outbox message dead",
+            extra={"outbox_id": row.id, "channel": channel, "attempts": row.attempts},
+        )
+        notify_owner(session, row=row, kind="dead", now=now)
+
+
+def recover_stalled(
+    factory: sessionmaker[Session], *, now: dt.datetime, counts: DeliveryCounts
+) -> None:
+    """Rows left `sending` by a process that stopped: resend email, give up on chat.
+
+    A row is `sending` from just before its provider call until its outcome is
+    committed; when its lease has run out the process that held it is gone, and
+    nobody knows whether the provider accepted the message.
+
+    Email is queued again with the same Message-ID, so a mail system that did get
+    it the first time can drop the copy: at least once, with a marker against
+    duplicates.
+    # Limitation: WhatsApp (Twilio) and Telegram take no idempotency key, so a
+    # chat message caught mid-send is marked failed with `delivery_status`
+    # "uncertain" and the owner is told, rather than risk writing to a customer
+    # twice: at most once for those channels.
+    """
+    with factory() as session, session.begin():
+        query = (
+            select(OutboundMessage)
+            .where(
+                OutboundMessage.status == OutboxStatus.SENDING,
+                OutboundMessage.claimed_until < now,
+            )
+            .order_by(OutboundMessage.id)
+            .limit(500)
+        )
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        for row in session.scalars(query):
+            row.claim_token = None
+            row.claimed_until = None
+            if row.channel in RESENDABLE:
+                row.status = OutboxStatus.PENDING
+                row.next_attempt_at = now
+                row.last_error = "reenviado: el proceso se detuvo durante el envío"
+                counts.requeued += 1
+                continue
+            row.status = OutboxStatus.FAILED
+            row.delivery_status = "uncertain"
+            row.last_error = "incierto: el proceso se detuvo durante el envío"
+            counts.uncertain += 1
+            log.warning(
+                "outbox message left mid-send; not resent",
+                extra={"outbox_id": row.id, "channel": row.channel},
+            )
+            notify_owner(session, row=row, kind="uncertain", now=now)
+
+
+def owner_address(session: Session, *, business_id: int) -> tuple[str, str] | None:
+    """Where the owner hears from Cobra: WhatsApp, else Telegram, else email."""
+    owners = session.scalars(
+        select(User)
+        .where(User.business_id == business_id, User.role == Role.OWNER)
+        .order_by(User.id)
+    ).all()
+    for owner in owners:
+        if owner.whatsapp:
+            return "whatsapp", owner.whatsapp
+    for owner in owners:
+        if owner.telegram_user_id is not None:
+            return "telegram", str(owner.telegram_user_id)
+    for owner in owners:
+        if owner.email:
+            return "email", owner.email
+    return None
+
+
+def notify_owner(
+    session: Session, *, row: OutboundMessage, kind: str, now: dt.datetime
+) -> OutboundMessage | None:
+    """Tell the owner a message could not be delivered (`dead` or `uncertain`)."""
+    if row.template == OWNER_NOTICE or row.business_id is None:
+        return None  # a notice about a notice would only loop
+    address = owner_address(session, business_id=row.business_id)
+    if address is None:
+        return None
+    channel, recipient = address
+    return enqueue(
+        session,
+        business_id=row.business_id,
+        channel=channel,
+        recipient=recipient,
+        template=OWNER_NOTICE,
+        payload={
+            "kind": kind,
+            "outbox_id": row.id,
+            "template": row.template,
+            "channel": row.channel,
+            "recipient": _masked(row.channel, row.recipient),
+            "contact_name": (row.payload or {}).get("contact_name"),
+            "error": (row.last_error or "")[:300],
+        },
+        dedupe_key=f"notice:{kind}:{row.id}",
+        now=now,
+    )
+
+
+def _masked(channel: str, recipient: str) -> str:
+    if channel == "whatsapp":
+        return mask_phone(recipient)
+    if channel == "email":
+        local, _, domain = recipient.partition("@")
+        return f"{local[:2]}…@{domain}"
+    return recipient[:4] + "…"

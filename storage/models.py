@@ -363,6 +363,8 @@ class OutboundMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime]
     claimed_until: Mapped[dt.datetime | None]
+    # Which delivery pass holds the row; a pass only finishes rows it still holds.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_id: Mapped[str | None] = mapped_column(String(128), index=True)
     delivery_status: Mapped[str | None] = mapped_column(String(32))
@@ -780,3 +782,19 @@ class SupplierPayment(Base):
     settled_at: Mapped[dt.datetime | None]
 
     contact: Mapped[Contact] = relationship()
+
+class ReminderRun(Base):
+    """One day's reminder planning for a business; the next day catches up from it."""
+
+    __tablename__ = "reminder_run"
+    __table_args__ = (UniqueConstraint("business_id", "planned_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    # The local date planned, and the first trigger date it covers (catch-up).
+    planned_on: Mapped[dt.date] = mapped_column(Date)
+    window_start: Mapped[dt.date] = mapped_column(Date)
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
