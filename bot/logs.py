@@ -10,6 +10,8 @@ import logging
 import sys
 from typing import Any
 
+from flows.logcontext import current
+
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 QUIET = ("httpx", "httpcore", "telegram", "twilio.http_client", "apscheduler", "urllib3")
 
@@ -21,6 +23,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            **current(),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):

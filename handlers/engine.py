@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from flows import logcontext
 from flows.errors import CobraError
 from flows.fmt import mask_phone
 from flows.messages import Button, Inbound, Outbound, Reply
@@ -36,6 +37,10 @@ class Engine:
         self.config = config
 
     def handle(self, inbound: Inbound) -> Reply:
+        with logcontext.bound(channel=str(inbound.channel)):
+            return self._handle_once(inbound)
+
+    def _handle_once(self, inbound: Inbound) -> Reply:
         try:
             return self._handle(inbound)
         except IntegrityError:
@@ -71,6 +76,10 @@ class Engine:
             conversation = self._conversation(session, inbound)
             if conversation.business_id is None and speaker.business is not None:
                 conversation.business_id = speaker.business.id
+            logcontext.bind(
+                business_id=speaker.business.id if speaker.business else None,
+                flow=conversation.flow,
+            )
             turn = Turn(
                 session=session,
                 inbound=inbound,
@@ -81,12 +90,7 @@ class Engine:
             )
             log.info(
                 "inbound message",
-                extra={
-                    "business_id": speaker.business.id if speaker.business else None,
-                    "channel": str(inbound.channel),
-                    "role": str(speaker.role),
-                    "sender": mask_phone(inbound.sender),
-                },
+                extra={"role": str(speaker.role), "sender": mask_phone(inbound.sender)},
             )
             reply = self._route(turn)
             conversation.updated_at = turn.now

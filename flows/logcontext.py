@@ -1,0 +1,29 @@
+"""Fields bound once per message (business, channel, flow) that every log line carries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+_fields: ContextVar[dict[str, Any]] = ContextVar("cobra_log_fields", default={})
+
+
+@contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Add fields to every log record made inside the block."""
+    token = _fields.set({**_fields.get(), **fields})
+    try:
+        yield
+    finally:
+        _fields.reset(token)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields for the rest of the current `bound` block."""
+    _fields.set({**_fields.get(), **fields})
+
+
+def current() -> dict[str, Any]:
+    return _fields.get()
