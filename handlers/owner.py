@@ -379,8 +379,6 @@ def not_yet(turn: Turn, understanding: Understanding) -> Reply:
     what = {
         Intent.PAY_SUPPLIER: "pagar a proveedores",
         Intent.MOVEMENTS: "el reporte de movimientos",
-        Intent.FINANCING_START: "las solicitudes de financiamiento",
-        Intent.FINANCING_STATUS: "consultar financiamiento",
     }.get(understanding.intent, "eso")
     return Reply().say(
         f"Todavía no puedo hacer {what} desde el chat. Por ahora puedo darte saldos, "
@@ -407,8 +405,6 @@ INTENTS = {
     Intent.SHOW_INVOICES: hide_invoices,
     Intent.PAY_SUPPLIER: not_yet,
     Intent.MOVEMENTS: not_yet,
-    Intent.FINANCING_START: not_yet,
-    Intent.FINANCING_STATUS: not_yet,
 }
 STEPS: dict = {}
 # What staff may not do, whatever channel they use.

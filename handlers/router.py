@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from flows.messages import Reply
-from handlers import collect, common, customer, owner, resolve
+from handlers import collect, common, customer, financing, owner, resolve
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
 
@@ -23,6 +23,7 @@ StepHandler = Callable[[Turn, Understanding], Reply | None]
 INTENTS: dict[Intent, Handler] = {
     **common.INTENTS,
     **owner.INTENTS,
+    **financing.INTENTS,
     **collect.INTENTS,
     **customer.INTENTS,
     **customer.COMMON,
@@ -32,6 +33,7 @@ STEPS: dict[str, StepHandler] = {
     **resolve.STEPS,
     **owner.STEPS,
     **customer.STEPS,
+    **financing.STEPS,
 }
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)

@@ -1,0 +1,1 @@
+"""The financing application's words: chat questions here, web pages as templates."""
