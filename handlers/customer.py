@@ -1,19 +1,33 @@
-"""What a customer can ask Cobra about their own invoices with one business.
+"""What a customer can ask Cobra about their own invoices with one business, and
+the owner's one-tap answers to what customers report (payments, disputes).
 
-Every answer is built from the speaker's own contact row: a customer never sees
-another customer's data, whatever they write.
+Every customer answer is built from the speaker's own contact row: a customer never
+sees another customer's data, whatever they write, before or after any model reads it.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+from decimal import Decimal
+
 from flows import business as business_flows
-from flows.fmt import money
-from flows.messages import Reply
+from flows import customer_side, documents
+from flows.fmt import money, short_date
+from flows.messages import Document, Media, Outbound, Reply
+from flows.promises import record_promise
+from handlers import common
 from handlers.context import Turn
-from handlers.nlu import Intent, Understanding
+from handlers.nlu import ContactCandidate, Intent, Role, Understanding, match_contacts
 from handlers.owner import capped, invoice_line
 from storage import repo
-from storage.models import Contact
+from storage.models import Contact, Invoice
+
+log = logging.getLogger(__name__)
+
+PAID_FLOW = "customer_paid"
+MAX_SENT_INVOICES = 3
+PROOF_TYPES = ("image/", "application/pdf")
 
 
 def _me(turn: Turn) -> Contact:
@@ -52,18 +66,18 @@ def my_balance(turn: Turn, understanding: Understanding) -> Reply:
 
 
 def how_to_pay(turn: Turn, contact: Contact) -> str:
-    business = turn.business
-    if contact.virtual_clabe:
+    way = customer_side.how_to_pay(turn.business, contact)
+    if way is None:
+        return "Escribe «link» para ver cómo pagar."
+    if way.virtual:
         return (
-            f"Puedes pagar por SPEI a la CLABE {contact.virtual_clabe} "
+            f"Puedes pagar por SPEI a la CLABE {way.clabe} "
             "(es sólo tuya: el pago se aplica solo)."
         )
-    if business.clabe:
-        return (
-            f"Puedes pagar por SPEI a la CLABE {business.clabe} a nombre de "
-            f"{business.name}, con referencia {contact.rfc}."
-        )
-    return "Escribe «link» para ver cómo pagar."
+    return (
+        f"Puedes pagar por SPEI a la CLABE {way.clabe} a nombre de "
+        f"{way.beneficiary}, con referencia {way.reference}."
+    )
 
 
 def my_link(turn: Turn, understanding: Understanding) -> Reply:
@@ -80,7 +94,11 @@ def opt_out(turn: Turn, understanding: Understanding) -> Reply:
     if contact is None:
         return Reply().say("Eres parte del equipo; no te mando recordatorios. 🙂")
     business_flows.set_whatsapp_opt_out(
-        turn.session, contact=contact, opted_out=True, channel=turn.channel, now=turn.now
+        turn.session,
+        contact=contact,
+        opted_out=True,
+        channel=turn.channel,
+        now=turn.now,
     )
     return Reply().say(
         f"Listo, ya no te mandaremos recordatorios de {turn.business.name} por "
@@ -93,7 +111,11 @@ def opt_in(turn: Turn, understanding: Understanding) -> Reply:
     if contact is None:
         return Reply().say("Eres parte del equipo; no te mando recordatorios. 🙂")
     business_flows.set_whatsapp_opt_out(
-        turn.session, contact=contact, opted_out=False, channel=turn.channel, now=turn.now
+        turn.session,
+        contact=contact,
+        opted_out=False,
+        channel=turn.channel,
+        now=turn.now,
     )
     return Reply().say(
         f"¡Listo! Volverás a recibir por WhatsApp los avisos de {turn.business.name}. "
@@ -101,10 +123,478 @@ def opt_in(turn: Turn, understanding: Understanding) -> Reply:
     )
 
 
+# --- Invoices as documents ---------------------------------------------------------
+
+
+def my_invoice(turn: Turn, understanding: Understanding) -> Reply:
+    """The PDF and XML of the invoice named, or of the only open one."""
+    contact = _me(turn)
+    picked = _named_invoices(turn, contact, understanding)
+    if isinstance(picked, Reply):
+        return picked
+    if not picked:
+        open_ones = customer_side.own_invoices(turn.session, contact=contact)
+        if not open_ones:
+            return Reply().say(
+                "No tienes facturas pendientes. Si buscas una ya pagada, escribe su "
+                "folio, por ejemplo «factura A-102»."
+            )
+        if len(open_ones) > 1:
+            labels = ", ".join(i.label for i in open_ones[:10])
+            return Reply().say(
+                f"Tienes {len(open_ones)} facturas abiertas: {labels}. ¿Cuál te mando? "
+                f"Escribe, por ejemplo, «factura {open_ones[0].label}»."
+            )
+        picked = open_ones
+
+    reply = Reply()
+    for invoice in picked[:MAX_SENT_INVOICES]:
+        reply.messages.append(_invoice_documents(turn, contact, invoice))
+    return reply
+
+
+def _invoice_documents(turn: Turn, contact: Contact, invoice: Invoice) -> Outbound:
+    pdf = documents.invoice_pdf(invoice, business=turn.business, contact=contact)
+    files = [
+        Document(documents.invoice_filename(invoice, "pdf"), documents.PDF_TYPE, pdf)
+    ]
+    xml = documents.invoice_xml(invoice)
+    if xml is not None:
+        files.append(
+            Document(
+                documents.invoice_filename(invoice, "xml"), documents.XML_TYPE, xml
+            )
+        )
+    state = (
+        f"saldo {money(invoice.balance, invoice.currency)}, vence "
+        f"{short_date(invoice.due_date, today=turn.today)}"
+        if invoice.status == "pending" and invoice.balance > 0
+        else ("pagada ✅" if invoice.status == "paid" else "cancelada")
+    )
+    text = (
+        f"Factura {invoice.label} por {money(invoice.total, invoice.currency)} "
+        f"({state})."
+    )
+    if xml is None:
+        text += " Esta factura no tiene XML registrado; te mando el PDF."
+    return Outbound(text=text, documents=tuple(files))
+
+
+def _named_invoices(
+    turn: Turn, contact: Contact, understanding: Understanding
+) -> list[Invoice] | Reply:
+    """The speaker's own invoices the message names; any other folio is "not found".
+
+    The refusal reads the same whether the folio belongs to another customer or to
+    nobody, so it reveals nothing.
+    """
+    found: list[Invoice] = []
+    for ref in understanding.entities.invoice_refs:
+        invoice = customer_side.own_invoice_by_ref(
+            turn.session, contact=contact, folio=ref.folio, series=ref.series
+        )
+        if invoice is None:
+            log.info(
+                "customer named an invoice not theirs or missing",
+                extra={"business_id": contact.business_id, "channel": turn.channel},
+            )
+            return Reply().say(
+                f"No encontré la factura {ref} entre tus facturas con "
+                f"{turn.business.name}. Escribe «saldo» para ver las tuyas."
+            )
+        found.append(invoice)
+    return found
+
+
+def _subject_invoice(
+    turn: Turn, contact: Contact, understanding: Understanding
+) -> Invoice | None | Reply:
+    """The invoice a report, promise or dispute is about: named, else the only open."""
+    named = _named_invoices(turn, contact, understanding)
+    if isinstance(named, Reply):
+        return named
+    if named:
+        return named[0]
+    open_ones = customer_side.own_invoices(turn.session, contact=contact)
+    return open_ones[0] if len(open_ones) == 1 else None
+
+
+# --- "Ya pagué" --------------------------------------------------------------------
+
+
+def i_paid(turn: Turn, understanding: Understanding) -> Reply:
+    """Keep the report and its proof, hold reminders, ask the owner to confirm."""
+    contact = _me(turn)
+    invoice = _subject_invoice(turn, contact, understanding)
+    if isinstance(invoice, Reply):
+        return invoice
+    amount = understanding.entities.amount
+    proof = _proof(turn)
+    if invoice is None and amount is None:
+        if not customer_side.own_invoices(turn.session, contact=contact):
+            return Reply().say(
+                f"¡Gracias! No tienes saldo pendiente con {turn.business.name}. ✅"
+            )
+        turn.start(
+            PAID_FLOW,
+            "amount",
+            {
+                "proof_path": proof.stored_path if proof else None,
+                "proof_type": proof.content_type if proof else None,
+                "note": turn.inbound.text,
+            },
+        )
+        return Reply().say(
+            "¡Gracias por avisar! ¿De cuánto fue el pago? Así lo ubicamos más rápido."
+        )
+    return _file_report(
+        turn,
+        contact,
+        invoice=invoice,
+        amount=amount,
+        currency=understanding.entities.currency,
+        proof_path=proof.stored_path if proof else None,
+        proof_type=proof.content_type if proof else None,
+        note=turn.inbound.text,
+    )
+
+
+def paid_amount_step(turn: Turn, understanding: Understanding) -> Reply | None:
+    """The answer to "¿De cuánto fue el pago?"."""
+    if (
+        understanding.intent
+        not in (
+            Intent.UNKNOWN,
+            Intent.CUSTOMER_PAID,
+            Intent.CONFIRM_NO,
+        )
+        and understanding.entities.amount is None
+    ):
+        return None
+    data = dict(turn.conversation.data)
+    turn.finish()
+    proof = _proof(turn)
+    return _file_report(
+        turn,
+        _me(turn),
+        invoice=None,
+        amount=understanding.entities.amount,
+        currency=understanding.entities.currency,
+        proof_path=proof.stored_path if proof else data.get("proof_path"),
+        proof_type=proof.content_type if proof else data.get("proof_type"),
+        note=data.get("note"),
+    )
+
+
+def _file_report(
+    turn: Turn,
+    contact: Contact,
+    *,
+    invoice: Invoice | None,
+    amount: Decimal | None,
+    currency: str | None,
+    proof_path: str | None,
+    proof_type: str | None,
+    note: str | None,
+) -> Reply:
+    report = customer_side.report_payment(
+        turn.session,
+        contact=contact,
+        invoice=invoice,
+        amount=amount,
+        currency=currency,
+        channel=turn.channel,
+        now=turn.now,
+        today=turn.today,
+        proof_path=proof_path,
+        proof_content_type=proof_type,
+        note=note,
+    )
+    what = f" de {money(report.amount, report.currency)}" if report.amount else ""
+    about = f" (factura {invoice.label})" if invoice is not None else ""
+    proof_line = (
+        "Recibimos tu comprobante."
+        if proof_path
+        else "Si tienes el comprobante, mándalo aquí como foto o PDF."
+    )
+    return Reply().say(
+        f"¡Gracias! Le avisé a {turn.business.name} de tu pago{what}{about} para que "
+        f"lo confirme. {proof_line} Mientras tanto no te mandaremos recordatorios; "
+        "te llegará tu recibo cuando lo confirmen."
+    )
+
+
+def _proof(turn: Turn) -> Media | None:
+    """The first file of the message kept by the channel: an image or a PDF."""
+    for item in turn.inbound.media:
+        if item.stored_path and item.content_type.startswith(PROOF_TYPES):
+            return item
+    return None
+
+
+def proof_only(turn: Turn, contact: Contact, proof: Media) -> Reply:
+    """A file with no words: proof of a payment reported earlier, or a new report."""
+    pending = customer_side.latest_pending_report(
+        turn.session, contact=contact, since=turn.now - customer_side.REPORT_HOLD
+    )
+    if pending is None or pending.proof_path:
+        return _file_report(
+            turn,
+            contact,
+            invoice=None,
+            amount=None,
+            currency=None,
+            proof_path=proof.stored_path,
+            proof_type=proof.content_type,
+            note=None,
+        )
+    customer_side.attach_proof(
+        turn.session,
+        report=pending,
+        path=proof.stored_path or "",
+        content_type=proof.content_type,
+        now=turn.now,
+    )
+    return Reply().say(
+        f"Recibimos tu comprobante. Se lo pasé a {turn.business.name} para que "
+        "confirme tu pago. ¡Gracias!"
+    )
+
+
+# --- Promises and disputes ---------------------------------------------------------
+
+
+def i_promise(turn: Turn, understanding: Understanding) -> Reply:
+    contact = _me(turn)
+    day = understanding.entities.date
+    if day is None:
+        return Reply().say(
+            "¿Qué día nos pagarías? Escríbelo así: «pago el viernes» o «el 15 les "
+            "deposito»."
+        )
+    invoice = _subject_invoice(turn, contact, understanding)
+    if isinstance(invoice, Reply):
+        return invoice
+    record_promise(
+        turn.session,
+        contact=contact,
+        invoice=invoice,
+        promised_on=day,
+        amount=understanding.entities.amount,
+        channel=turn.channel,
+        now=turn.now,
+        today=turn.today,
+    )
+    about = f" de la factura {invoice.label}" if invoice is not None else ""
+    return Reply().say(
+        f"Anotado 🙂 {turn.business.name} espera tu pago{about} el "
+        f"{short_date(day, today=turn.today)}. No te mandaremos recordatorios hasta "
+        "entonces."
+    )
+
+
+def i_dispute(turn: Turn, understanding: Understanding) -> Reply:
+    contact = _me(turn)
+    invoice = _subject_invoice(turn, contact, understanding)
+    if isinstance(invoice, Reply):
+        return invoice
+    _, new = customer_side.open_dispute(
+        turn.session,
+        contact=contact,
+        invoice=invoice,
+        reason=turn.inbound.text.strip() or "Sin detalle",
+        channel=turn.channel,
+        now=turn.now,
+    )
+    about = f" sobre la factura {invoice.label}" if invoice is not None else ""
+    if not new:
+        return Reply().say(
+            f"Ya tenemos tu aclaración{about}; {turn.business.name} la está "
+            "revisando y te contestará por aquí."
+        )
+    return Reply().say(
+        f"Gracias por avisarnos. Le pasé tu aclaración{about} a {turn.business.name}; "
+        "te contestarán por aquí. Mientras tanto no te mandaremos recordatorios"
+        f"{' de esa factura' if invoice is not None else ''}."
+    )
+
+
+# --- Anything else goes to the owner ---------------------------------------------
+
+
+def pass_on(turn: Turn, understanding: Understanding) -> Reply:
+    """A customer's message Cobra cannot answer reaches the owner with their name."""
+    contact = turn.speaker.contact
+    if turn.speaker.role != Role.CUSTOMER or contact is None:
+        return common.not_understood(turn, understanding)
+    proof = _proof(turn)
+    text = turn.inbound.text.strip()
+    if proof is not None and not text:
+        return proof_only(turn, contact, proof)
+    if not text:
+        return common.not_understood(turn, understanding)
+    customer_side.pass_to_owner(
+        turn.session,
+        contact=contact,
+        text=text,
+        channel=turn.channel,
+        now=turn.now,
+        message_key=turn.inbound.provider_message_id or turn.now.isoformat(),
+    )
+    if understanding.intent == Intent.CUSTOMER_PLAN:
+        return Reply().say(
+            f"Le pasé tu solicitud a {turn.business.name} para ver cómo te pueden "
+            "apoyar con el pago; te contestarán por aquí."
+        )
+    return Reply().say(
+        f"Le pasé tu mensaje a {turn.business.name}; te contestarán por aquí."
+    )
+
+
+# --- The owner's one-tap answers --------------------------------------------------
+
+
+def on_report_button(turn: Turn, payload: str) -> Reply:
+    """`report:<id>:confirm` records the payment; `report:<id>:reject` declines it."""
+    parsed = _parse_payload(payload, verbs=("confirm", "reject"))
+    if not turn.speaker.is_team or parsed is None:
+        return common.not_understood(turn, _button_understanding())
+    report_id, verb = parsed
+    report = customer_side.report_of(
+        turn.session, business_id=turn.business.id, report_id=report_id
+    )
+    if report is None:
+        return Reply().say("Ese aviso de pago ya no existe.")
+    contact = turn.session.get(Contact, report.contact_id)
+    assert contact is not None
+    name = customer_side.display_name(contact)
+    if report.status != "pending":
+        done = "confirmado" if report.status == "confirmed" else "rechazado"
+        return Reply().say(f"El aviso de pago de {name} ya estaba {done}.")
+    if verb == "reject":
+        customer_side.reject_report(
+            turn.session,
+            report=report,
+            actor=turn.speaker.actor,
+            channel=turn.channel,
+            now=turn.now,
+        )
+        return Reply().say(
+            f"Listo, le avisé a {name} que no encontramos su pago. Sus recordatorios "
+            "siguen."
+        )
+    payment = customer_side.confirm_report(
+        turn.session,
+        report=report,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+        public_base_url=turn.config.public_base_url,
+        portal_key=turn.config.portal_key,
+    )
+    labels = ", ".join(a.invoice.label for a in payment.allocations)
+    return Reply().say(
+        f"Listo ✅ Registré {money(payment.amount, payment.currency)} de {name} "
+        f"({labels}) y le mando su recibo."
+    )
+
+
+def on_dispute_button(turn: Turn, payload: str) -> Reply:
+    """`dispute:<id>:resolve` closes the dispute; its reminders resume."""
+    parsed = _parse_payload(payload, verbs=("resolve",))
+    if not turn.speaker.is_team or parsed is None:
+        return common.not_understood(turn, _button_understanding())
+    dispute = customer_side.dispute_of(
+        turn.session, business_id=turn.business.id, dispute_id=parsed[0]
+    )
+    if dispute is None:
+        return Reply().say("Esa aclaración ya no existe.")
+    contact = turn.session.get(Contact, dispute.contact_id)
+    assert contact is not None
+    closed = customer_side.resolve_dispute(
+        turn.session,
+        dispute=dispute,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+    )
+    name = customer_side.display_name(contact)
+    if not closed:
+        return Reply().say(f"La aclaración de {name} ya estaba resuelta.")
+    return Reply().say(
+        f"Listo, marqué como resuelta la aclaración de {name}; le avisé y sus "
+        "recordatorios siguen."
+    )
+
+
+RESOLVE_RE = re.compile(
+    r"^\s*(?:resuelve|resolver|resuelta|cierra|cerrar|marca como resuelta)\s+"
+    r"(?:la\s+|las\s+)?(?:disputas?|aclaraci(?:o|on|ones)|quejas?)\s+(?:de|con)\s+"
+    r"(?P<name>.+?)\s*[.!]?\s*$"
+)
+
+
+def resolve_by_text(turn: Turn, match: re.Match[str]) -> Reply:
+    """ "resuelve la disputa de Acme": closes that customer's open disputes."""
+    if not turn.speaker.is_team:
+        return common.not_understood(turn, _button_understanding())
+    phrase = match.group("name")
+    open_ones = customer_side.open_disputes(turn.session, business_id=turn.business.id)
+    contacts = {
+        d.contact_id: turn.session.get(Contact, d.contact_id) for d in open_ones
+    }
+    candidates = [
+        ContactCandidate(c.id, c.name, c.trade_name, c.rfc)
+        for c in contacts.values()
+        if c is not None
+    ]
+    matches = match_contacts(phrase, candidates)
+    if not matches:
+        return Reply().say(f"No hay aclaraciones abiertas de «{phrase}».")
+    if len(matches) > 1:
+        names = ", ".join(m.name for m in matches)
+        return Reply().say(f"¿De cuál? Hay aclaraciones abiertas de {names}.")
+    contact = contacts[matches[0].id]
+    assert contact is not None
+    for dispute in open_ones:
+        if dispute.contact_id == contact.id:
+            customer_side.resolve_dispute(
+                turn.session,
+                dispute=dispute,
+                actor=turn.speaker.actor,
+                channel=turn.channel,
+                now=turn.now,
+            )
+    return Reply().say(
+        f"Listo, marqué como resuelta la aclaración de "
+        f"{customer_side.display_name(contact)}; le avisé y sus recordatorios siguen."
+    )
+
+
+def _parse_payload(payload: str, *, verbs: tuple[str, ...]) -> tuple[int, str] | None:
+    parts = payload.split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or parts[2] not in verbs:
+        return None
+    return int(parts[1]), parts[2]
+
+
+def _button_understanding() -> Understanding:
+    return Understanding(Intent.UNKNOWN, common.no_entities(), "button", 1.0)
+
+
 INTENTS = {
     Intent.CUSTOMER_BALANCE: my_balance,
     Intent.CUSTOMER_LINK: my_link,
+    Intent.CUSTOMER_INVOICE: my_invoice,
+    Intent.CUSTOMER_PAID: i_paid,
+    Intent.CUSTOMER_PROMISE: i_promise,
+    Intent.CUSTOMER_DISPUTE: i_dispute,
+    Intent.CUSTOMER_PLAN: pass_on,
 }
-# BAJA / ALTA come from anyone; they only change something for a customer.
-COMMON = {Intent.OPT_OUT: opt_out, Intent.OPT_IN: opt_in}
-STEPS: dict = {}
+# BAJA / ALTA come from anyone; they only change something for a customer. What
+# nothing understood goes to the owner when a customer wrote it.
+COMMON = {Intent.OPT_OUT: opt_out, Intent.OPT_IN: opt_in, Intent.UNKNOWN: pass_on}
+STEPS = {PAID_FLOW: paid_amount_step}
+# Button payloads "<prefix>:<id>:<verb>" and team commands with no intent of their own.
+PAYLOADS = {"report": on_report_button, "dispute": on_dispute_button}
+COMMANDS = [(RESOLVE_RE, resolve_by_text)]

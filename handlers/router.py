@@ -8,22 +8,25 @@ Each feature module contributes a table: `INTENTS` (intent to handler), `STEPS`
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 from flows.messages import Reply
-from handlers import collect, common, customer, financing, owner, resolve
+from handlers import collect, common, customer, owner, resolve
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
+from handlers.nlu.normalize import fold
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Turn, Understanding], Reply]
 StepHandler = Callable[[Turn, Understanding], Reply | None]
+PayloadHandler = Callable[[Turn, str], Reply]
+CommandHandler = Callable[[Turn, re.Match[str]], Reply]
 
 INTENTS: dict[Intent, Handler] = {
     **common.INTENTS,
     **owner.INTENTS,
-    **financing.INTENTS,
     **collect.INTENTS,
     **customer.INTENTS,
     **customer.COMMON,
@@ -33,11 +36,14 @@ STEPS: dict[str, StepHandler] = {
     **resolve.STEPS,
     **owner.STEPS,
     **customer.STEPS,
-    **financing.STEPS,
 }
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)
+# Button payloads "<prefix>:<id>:<verb>" go straight to the feature that made them,
+# and a few team commands with no intent of their own match on the folded text.
+PAYLOADS: dict[str, PayloadHandler] = {**customer.PAYLOADS}
+COMMANDS: list[tuple[re.Pattern[str], CommandHandler]] = [*customer.COMMANDS]
 # What a message may do whatever flow is open.
 INTERRUPTS = frozenset({Intent.CANCEL, Intent.HELP})
 
@@ -46,6 +52,10 @@ def route(turn: Turn) -> Reply:
     speaker = turn.speaker
     if speaker.business is None:
         return common.unknown_sender(turn)
+
+    hooked = _hooked(turn)
+    if hooked is not None:
+        return hooked
 
     text = turn.inbound.button_payload or turn.inbound.text
     understanding = _understand(turn, text)
@@ -85,6 +95,24 @@ def dispatch(turn: Turn, understanding: Understanding) -> Reply:
     if intent in OWNER_ONLY and role != Role.OWNER:
         return common.owner_only(turn, understanding)
     return handler(turn, understanding)
+
+
+def _hooked(turn: Turn) -> Reply | None:
+    """A tapped button that names its own handler, or a team command."""
+    payload = turn.inbound.button_payload or ""
+    prefix, sep, _ = payload.partition(":")
+    if sep and prefix in PAYLOADS:
+        turn.finish()
+        return PAYLOADS[prefix](turn, payload)
+    if not turn.speaker.is_team:
+        return None
+    folded = fold(turn.inbound.text)
+    for pattern, command in COMMANDS:
+        match = pattern.match(folded)
+        if match is not None:
+            turn.finish()
+            return command(turn, match)
+    return None
 
 
 def _understand(turn: Turn, text: str) -> Understanding:
