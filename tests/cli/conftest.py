@@ -23,8 +23,9 @@ def cobra(db, tmp_path) -> Iterator[Callable[..., Result]]:  # type: ignore[no-u
         "SECRETS_KEY": "clave-de-pruebas",
     }
 
+    bot.cli._runtime = None
+
     def run(args: str | list[str], input: str | None = None) -> Result:
-        bot.cli._runtime = None
         runner = CliRunner()
         argv = shlex.split(args) if isinstance(args, str) else args
         return runner.invoke(cli, argv, env=env, input=input, catch_exceptions=False)
