@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -137,7 +138,7 @@ def financing_status(turn: Turn, understanding: Understanding) -> Reply:
         lines.append(
             chat.IN_REVIEW.format(
                 id=latest.id,
-                amount=money(latest.amount_requested or 0),
+                amount=money(latest.amount_requested or Decimal(0)),
                 deadline=_deadline(turn, latest),
             )
         )
@@ -385,7 +386,7 @@ def submit_application(turn: Turn, payload: dict[str, Any]) -> Reply:
     return Reply().say(
         chat.SUBMITTED.format(
             id=application.id,
-            amount=money(application.amount_requested or 0),
+            amount=money(application.amount_requested or Decimal(0)),
             deadline=_deadline(turn, application),
         )
     )
@@ -479,7 +480,7 @@ def _draft(turn: Turn) -> FinancingApplication | None:
 
 
 def _current(application: FinancingApplication) -> Step:
-    if application.step in Step.__members__.values():
+    if application.step is not None and application.step in set(Step):
         return Step(application.step)
     following = financing.next_key(application)
     return Step(following) if following else Step.CONFIRM
