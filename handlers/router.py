@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from flows.messages import Reply
-from handlers import collect, common, customer, owner, resolve
+from handlers import collect, common, customer, financing, owner, resolve
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
 from handlers.nlu.normalize import fold
@@ -27,6 +27,7 @@ CommandHandler = Callable[[Turn, re.Match[str]], Reply]
 INTENTS: dict[Intent, Handler] = {
     **common.INTENTS,
     **owner.INTENTS,
+    **financing.INTENTS,
     **collect.INTENTS,
     **customer.INTENTS,
     **customer.COMMON,
@@ -36,6 +37,7 @@ STEPS: dict[str, StepHandler] = {
     **resolve.STEPS,
     **owner.STEPS,
     **customer.STEPS,
+    **financing.STEPS,
 }
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
