@@ -135,9 +135,9 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from bot.commands import api, business, chat, contacts, importing, serve
+    from bot.commands import api, business, chat, contacts, importing, sat, serve
 
-    for module in (business, chat, contacts, importing, serve, api):
+    for module in (business, chat, contacts, importing, serve, api, sat):
         module.register(cli)
 
 
