@@ -136,9 +136,11 @@ def db_upgrade() -> None:
 
 def _register_commands() -> None:
     from bot.commands import api, business, chat, contacts, importing, sat, serve
+    from bot.commands import financing
 
     for module in (business, chat, contacts, importing, serve, api, sat):
         module.register(cli)
+    financing.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
