@@ -135,12 +135,10 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from bot.commands import api, business, chat, contacts, importing, sat, serve
-    from bot.commands import financing
+    from bot.commands import api, business, chat, contacts, importing, jobs, serve
 
-    for module in (business, chat, contacts, importing, serve, api, sat):
+    for module in (business, chat, contacts, importing, serve, api, jobs):
         module.register(cli)
-    financing.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1040,7 +1040,8 @@ def create_reminder_set(
         business_id=business.id,
         name=name,
         is_default=False,
-        statement_every_days=statement_every_days or None,
+        # 0, not NULL, for "never": the column's default (14) would fill a NULL.
+        statement_every_days=statement_every_days or 0,
         rules=[
             ReminderRule(
                 event=rule.event,
