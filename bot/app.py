@@ -67,6 +67,9 @@ def install_features(app: FastAPI, runtime: Runtime) -> None:
     from bot import whatsapp
 
     whatsapp.install(app, runtime)
+    from bot import financing_web
+
+    financing_web.install(app, runtime)
     from bot import api
 
     api.install(app, runtime)

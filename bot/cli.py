@@ -135,10 +135,12 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from bot.commands import api, business, chat, contacts, importing, jobs, serve
+    from bot.commands import api, business, chat, contacts, importing, jobs, sat, serve
+    from bot.commands import financing
 
-    for module in (business, chat, contacts, importing, serve, api, jobs):
+    for module in (business, chat, contacts, importing, serve, api, sat, jobs):
         module.register(cli)
+    financing.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
