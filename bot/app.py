@@ -67,15 +67,12 @@ def install_features(app: FastAPI, runtime: Runtime) -> None:
     from bot import whatsapp
 
     whatsapp.install(app, runtime)
-    from bot import financing_web
+    from bot import portal
 
-    financing_web.install(app, runtime)
+    portal.install(app, runtime)
     from bot import api
 
     api.install(app, runtime)
-    from bot import scheduler
-
-    scheduler.install(app, runtime)
     from bot import stp
 
     stp.install(app, runtime)
