@@ -70,9 +70,15 @@ def install_features(app: FastAPI, runtime: Runtime) -> None:
     from bot import portal
 
     portal.install(app, runtime)
+    from bot import financing_web
+
+    financing_web.install(app, runtime)
     from bot import api
 
     api.install(app, runtime)
+    from bot import scheduler
+
+    scheduler.install(app, runtime)
     from bot import stp
 
     stp.install(app, runtime)
