@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from flows.audit import audit
 from flows.business import get_or_create_contact
@@ -49,6 +49,8 @@ CREDIT_NOTE_RELATION = "01"
 CREDIT_NOTE_METHOD = "15"
 
 Progress = Callable[[int], None]
+INVOICE_TABLE: Table = Invoice.__table__  # type: ignore[assignment]
+COMPLEMENT_TABLE: Table = CfdiComplement.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,10 +334,13 @@ class _Importer:
                 else:
                     report.payables += 1
             report.imported += 1
+        # Plain executemany, not the ORM's unit of work: nothing here needs the
+        # objects back, and it is several times faster for thousands of rows.
+        connection = session.connection()
         if invoice_rows:
-            session.execute(insert(Invoice), invoice_rows)
+            connection.execute(insert(INVOICE_TABLE), invoice_rows)
         if complement_rows:
-            session.execute(insert(CfdiComplement), complement_rows)
+            connection.execute(insert(COMPLEMENT_TABLE), complement_rows)
 
         new_invoices = [row["uuid"] for row in invoice_rows]
         lines.extend(self._waiting_for(session, new_invoices))
@@ -583,14 +588,28 @@ class _Importer:
         invoices = {
             invoice.uuid: invoice
             for invoice in session.scalars(
-                select(Invoice).where(
+                select(Invoice)
+                .where(
                     Invoice.business_id == self.owner.id,
                     Invoice.uuid.in_(related),
                 )
+                .options(selectinload(Invoice.contact))
             )
             if invoice.uuid is not None
         }
 
+        # record_payment flushes what it writes; skipping the autoflush before each
+        # of its queries only saves flushing the audit rows one by one.
+        with session.no_autoflush:
+            self._apply_found(session, lines, invoices, tally)
+
+    def _apply_found(
+        self,
+        session: Session,
+        lines: list[_Line],
+        invoices: dict[str, Invoice],
+        tally: _Tally,
+    ) -> None:
         notes: dict[str, list[_Line]] = {}
         for line in sorted(lines, key=lambda x: (x.source_uuid, x.line)):
             if line.kind == "E":
@@ -638,23 +657,24 @@ class _Importer:
         """Record one payment through the money rules; a refusal becomes a warning."""
         problem = self._mismatch(line, invoice)
         if problem is None:
+            # No savepoint: record_payment checks everything before it changes
+            # anything, so a refusal leaves the session as it was.
             try:
-                with session.begin_nested():
-                    record_payment(
-                        session,
-                        contact=invoice.contact,
-                        amount=amount,
-                        currency=line.currency,
-                        paid_at=line.paid_at,
-                        allocations=[Allocation(invoice, to_money(amount))],
-                        source="sat",
-                        actor=self.actor,
-                        channel=self.channel,
-                        now=self.now,
-                        method=line.method,
-                        idempotency_key=line.key,
-                        complement_uuid=line.source_uuid,
-                    )
+                record_payment(
+                    session,
+                    contact=invoice.contact,
+                    amount=amount,
+                    currency=line.currency,
+                    paid_at=line.paid_at,
+                    allocations=[Allocation(invoice, to_money(amount))],
+                    source="sat",
+                    actor=self.actor,
+                    channel=self.channel,
+                    now=self.now,
+                    method=line.method,
+                    idempotency_key=line.key,
+                    complement_uuid=line.source_uuid,
+                )
                 tally.report.payments_applied += 1
                 return True
             except CobraError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -41,16 +42,24 @@ def iter_documents(sources: Iterable[Source]) -> Iterator[Document]:
             else:
                 yield Document(name, data)
         elif source.is_dir():
-            for path in sorted(p for p in source.rglob("*") if p.is_file()):
-                suffix = path.suffix.lower()
-                if suffix == ".xml":
-                    yield _read_file(path)
-                elif suffix == ".zip":
-                    yield from _zip_documents(str(path), path)
+            yield from _folder_documents(source)
         elif source.suffix.lower() == ".zip":
             yield from _zip_documents(str(source), source)
         else:
-            yield _read_file(source)
+            yield _read_file(str(source))
+
+
+def _folder_documents(folder: Path) -> Iterator[Document]:
+    """XMLs and zips under a folder, by name; os.walk keeps a big tree cheap."""
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            lowered = name.lower()
+            if lowered.endswith(".xml"):
+                yield _read_file(os.path.join(root, name))
+            elif lowered.endswith(".zip"):
+                path = os.path.join(root, name)
+                yield from _zip_documents(path, Path(path))
 
 
 def count_documents(sources: Iterable[Source]) -> int:
@@ -77,15 +86,15 @@ def _is_zip(name: str, data: bytes) -> bool:
     return name.lower().endswith(".zip") or data[:4] == ZIP_MAGIC
 
 
-def _read_file(path: Path) -> Document:
+def _read_file(path: str) -> Document:
     try:
-        if path.stat().st_size > MAX_DOCUMENT_BYTES:
-            return Document(
-                str(path), b"", "el archivo es demasiado grande para un CFDI"
-            )
-        return Document(str(path), path.read_bytes())
+        with open(path, "rb") as file:
+            data = file.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
-        return Document(str(path), b"", f"no se pudo leer: {exc.strerror or exc}")
+        return Document(path, b"", f"no se pudo leer: {exc.strerror or exc}")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        return Document(path, b"", "el archivo es demasiado grande para un CFDI")
+    return Document(path, data)
 
 
 def _zip_count(path: Path) -> int:
