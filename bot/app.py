@@ -73,18 +73,20 @@ def install_features(app: FastAPI, runtime: Runtime) -> None:
     from bot import financing_web
 
     financing_web.install(app, runtime)
+    from bot import stp
+
+    stp.install(app, runtime)
+    from bot import telegram
+
+    telegram.install(app, runtime)
     from bot import api
 
     api.install(app, runtime)
     from bot import scheduler
 
     scheduler.install(app, runtime)
-    from bot import stp
-
-    stp.install(app, runtime)
 
 
 def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
-

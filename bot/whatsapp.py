@@ -313,11 +313,11 @@ async def _fetch_to(
         log.warning("media download failed", extra={"error": type(exc).__name__})
         return False
 
-    await run_in_threadpool(_write, path, bytes(data))
+    await run_in_threadpool(write_file, path, bytes(data))
     return True
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
 
@@ -376,7 +376,7 @@ def message_body(message: Outbound, *, name_files: bool = False) -> str:
 def host_file(media_dir: Path, content_type: str, content: bytes) -> str:
     """Keep a file under an unguessable name for Twilio to fetch; returns the name."""
     name = secrets.token_urlsafe(24) + _extension(content_type)
-    _write(media_dir / OUTGOING / name, content)
+    write_file(media_dir / OUTGOING / name, content)
     return name
 
 

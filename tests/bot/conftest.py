@@ -53,24 +53,22 @@ def make_settings(db: Db, **overrides: Any) -> Settings:
 
 
 def twilio_settings(db: Db, fake: FakeTwilio, **overrides: Any) -> Settings:
-    return make_settings(
-        db,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_whatsapp_from=WHATSAPP_FROM,
-        twilio_api_base_url=fake.base_url,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_whatsapp_from": WHATSAPP_FROM,
+        "twilio_api_base_url": fake.base_url,
+    }
+    return make_settings(db, **{**values, **overrides})
 
 
 def telegram_settings(db: Db, fake: FakeTelegram, **overrides: Any) -> Settings:
-    return make_settings(
-        db,
-        telegram_bot_token=BOT_TOKEN,
-        telegram_webhook_secret=TELEGRAM_SECRET,
-        telegram_api_base_url=fake.base_url,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "telegram_bot_token": BOT_TOKEN,
+        "telegram_webhook_secret": TELEGRAM_SECRET,
+        "telegram_api_base_url": fake.base_url,
+    }
+    return make_settings(db, **{**values, **overrides})
 
 
 @dataclass

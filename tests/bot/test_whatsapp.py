@@ -1,4 +1,5 @@
-"""The WhatsApp webhooks over HTTP against the loopback Twilio fake, on both databases."""
+"""The WhatsApp webhooks over HTTP, against the loopback Twilio fake, on both
+databases."""
 
 from __future__ import annotations
 
@@ -176,9 +177,7 @@ def test_confirmation_by_quick_reply_button(
     service = serve(twilio_settings(db, twilio))
     pending_confirmation(db, channel="whatsapp", sender="+525511112222")
 
-    response = service.whatsapp(
-        "", sender=OWNER, ButtonPayload="yes", ButtonText="Sí"
-    )
+    response = service.whatsapp("", sender=OWNER, ButtonPayload="yes", ButtonText="Sí")
 
     assert "Hecho" in messages_of(response)[0]
     assert recorded_action == [{"folio": "A-101"}]
@@ -226,9 +225,7 @@ def test_known_customer_opens_the_24_hour_window(db, business, twilio, serve):
     service.whatsapp("hola", sender=CUSTOMER)
 
     with db.session() as session:
-        stamps = session.scalars(
-            select(InboundMessage.received_at)
-        ).all()
+        stamps = session.scalars(select(InboundMessage.received_at)).all()
         from storage.models import Contact
 
         acme = session.scalar(
@@ -250,9 +247,7 @@ def test_opt_out_words_reach_the_engine(db, business, twilio, serve):
     assert texts_seen == ["BAJA"]
 
 
-def test_media_is_downloaded_with_the_account_credentials(
-    db, business, twilio, serve
-):
+def test_media_is_downloaded_with_the_account_credentials(db, business, twilio, serve):
     service = serve(twilio_settings(db, twilio))
     sid = "SM" + "m" * 32
     url = twilio.add_media(sid, b"%PDF-1.4 comprobante", "application/pdf")
@@ -290,9 +285,7 @@ def test_a_flooding_sender_is_slowed_politely(db, business, twilio, serve):
     limit = ratelimit.Limit(messages=3, window=dt.timedelta(minutes=1))
     service = serve(twilio_settings(db, twilio), limit=limit)
 
-    answers = [
-        messages_of(service.whatsapp("hola", sender=OWNER)) for _ in range(5)
-    ]
+    answers = [messages_of(service.whatsapp("hola", sender=OWNER)) for _ in range(5)]
     service.clock.advance(minutes=1)
     later = messages_of(service.whatsapp("hola", sender=OWNER))
 

@@ -1,4 +1,4 @@
-"""A loopback stand-in for the Telegram Bot API (`/bot<token>/<method>`, file downloads).
+"""A loopback stand-in for the Telegram Bot API: `/bot<token>/<method>` and files.
 
 A real HTTP server on 127.0.0.1 and a random port; it records every call with
 its parameters and uploaded files and answers in the Bot API's own shapes.
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 BOT_TOKEN = "123456:telegram-test-token"
 BOT_USER = {
@@ -85,7 +85,8 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], dict]:
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             filename = part.get_filename()
-            payload = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
             if filename is not None:
                 files[str(name)] = (filename, payload)
             else:
@@ -111,12 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         prefix = f"/file/bot{self.fake.token}/"
-        if not self.path.startswith(prefix):
+        path = unquote(self.path)  # python-telegram-bot quotes the token's colon
+        if not path.startswith(prefix):
             self._answer(
                 404, {"ok": False, "error_code": 404, "description": "Not Found"}
             )
             return
-        wanted = self.path[len(prefix) :]
+        wanted = path[len(prefix) :]
         for path, content in self.fake.files.values():
             if path == wanted:
                 self.send_response(200)
@@ -190,8 +192,8 @@ def running_telegram() -> Iterator[FakeTelegram]:
     """Start the fake on a random loopback port for the length of the block."""
     handler = type("Handler", (_Handler,), {})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    host, port = server.server_address[:2]
-    fake = FakeTelegram(base_url=f"http://{host}:{port}")
+    port = server.server_address[1]
+    fake = FakeTelegram(base_url=f"http://127.0.0.1:{port}")
     handler.fake = fake  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -133,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "num_media": str(len(form.get("MediaUrl", []))),
                 "direction": "outbound-api",
                 "api_version": "2010-04-01",
-                "uri": f"/2010-04-01/Accounts/{self.fake.account_sid}/Messages/{sid}.json",
+                "uri": f"{self.path.removesuffix('.json')}/{sid}.json",
             },
         )
 
@@ -159,8 +159,8 @@ def running_twilio() -> Iterator[FakeTwilio]:
     """Start the fake on a random loopback port for the length of the block."""
     handler = type("Handler", (_Handler,), {})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    host, port = server.server_address[:2]
-    fake = FakeTwilio(base_url=f"http://{host}:{port}")
+    port = server.server_address[1]
+    fake = FakeTwilio(base_url=f"http://127.0.0.1:{port}")
     handler.fake = fake  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
