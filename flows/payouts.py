@@ -600,6 +600,14 @@ def _invoices_in_flight(session: Session, supplier: Contact) -> set[int]:
     return {int(key) for row in rows for key in row.allocations}
 
 
+def payout_by_key(session: Session, *, idempotency_key: str) -> SupplierPayment | None:
+    return session.scalar(
+        select(SupplierPayment).where(
+            SupplierPayment.idempotency_key == idempotency_key
+        )
+    )
+
+
 def payouts_of(
     session: Session, *, business_id: int, statuses: Sequence[str] = ACTIVE
 ) -> Sequence[SupplierPayment]:

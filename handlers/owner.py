@@ -403,8 +403,6 @@ INTENTS = {
     Intent.RESUME_REMINDERS: pause_reminders,
     Intent.HIDE_INVOICES: hide_invoices,
     Intent.SHOW_INVOICES: hide_invoices,
-    Intent.PAY_SUPPLIER: not_yet,
-    Intent.MOVEMENTS: not_yet,
 }
 STEPS: dict = {}
 # What staff may not do, whatever channel they use.

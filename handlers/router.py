@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from flows.messages import Reply
-from handlers import collect, common, customer, financing, owner, resolve
+from handlers import collect, common, customer, financing, owner, payables, resolve
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
 from handlers.nlu.normalize import fold
@@ -31,6 +31,7 @@ INTENTS: dict[Intent, Handler] = {
     **collect.INTENTS,
     **customer.INTENTS,
     **customer.COMMON,
+    **payables.INTENTS,
 }
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
@@ -38,9 +39,11 @@ STEPS: dict[str, StepHandler] = {
     **owner.STEPS,
     **customer.STEPS,
     **financing.STEPS,
+    **payables.STEPS,
 }
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
+TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)
 # Button payloads "<prefix>:<id>:<verb>" go straight to the feature that made them,
 # and a few team commands with no intent of their own match on the folded text.

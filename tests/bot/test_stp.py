@@ -28,7 +28,11 @@ PREFIX = "0001"
 
 
 def make_notice(
-    account: str, amount: str | float, *, clave: str = "MBAN01002612030001", **extra: Any
+    account: str,
+    amount: str | float,
+    *,
+    clave: str = "MBAN01002612030001",
+    **extra: Any,
 ) -> dict[str, Any]:
     notice: dict[str, Any] = {
         "id": 90001,
@@ -140,7 +144,10 @@ def test_other_amount_pays_oldest_first(
         waiting = session.scalars(
             select(StpDeposit).where(StpDeposit.clave_rastreo == "OTRA01")
         ).one()
-        assert (waiting.status, waiting.reason) == (DepositStatus.UNAPPLIED, "no_invoices")
+        assert (waiting.status, waiting.reason) == (
+            DepositStatus.UNAPPLIED,
+            "no_invoices",
+        )
 
 
 def test_split_leaves_the_newer_invoice_partly_paid(
@@ -240,7 +247,10 @@ def test_malformed_notice_is_rejected(
     service = _start(serve, db)
     bad = make_notice(books["clabe"], "5000.00", fechaOperacion="3/12/2026")
     assert post_notice(service.client, bad).status_code == 400
-    assert post_notice(service.client, make_notice(books["clabe"], -5.0)).status_code == 400
+    assert (
+        post_notice(service.client, make_notice(books["clabe"], -5.0)).status_code
+        == 400
+    )
 
 
 def test_stored_notice_survives_a_crash_before_applying(

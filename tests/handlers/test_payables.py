@@ -1,0 +1,173 @@
+"""Paying suppliers, their CLABEs, deposits waiting for the owner and the movements,
+through the conversation engine on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from flows import deposits
+from flows.business import add_user
+from flows.messages import Channel, Inbound, Reply
+from handlers.context import EngineConfig
+from handlers.engine import Engine
+from storage.db import transaction
+from storage.models import (
+    Contact,
+    DepositStatus,
+    Invoice,
+    Payment,
+    PayoutStatus,
+    StpDeposit,
+    SupplierPayment,
+)
+from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.conftest import Db
+
+OWNER = "+525511112222"
+STAFF = "+525533334444"
+CLABE = "012180001234567899"
+
+
+class Chat:
+    def __init__(self, db: Db, sender: str = OWNER) -> None:
+        config = EngineConfig(
+            public_base_url="https://cobra.test", portal_key=b"k" * 32
+        )
+        self.engine = Engine(db.factory, config)
+        self.sender = sender
+        self.now = NOW
+
+    def say(self, text: str) -> Reply:
+        self.now += dt.timedelta(seconds=30)
+        return self.engine.handle(
+            Inbound(Channel.WHATSAPP, self.sender, text, self.now)
+        )
+
+
+def setup(db: Db, *, clabe: str | None = CLABE) -> dict[str, Any]:
+    with transaction(db.factory) as session:
+        business = make_business(session)
+        business.stp_account_prefix = "0001"
+        add_user(session, business=business, role="staff", whatsapp=STAFF, now=NOW)
+        papelera = make_contact(
+            session, business, name="Papelera del Norte SA de CV", kind="supplier"
+        )
+        papelera.clabe = clabe
+        f77 = make_invoice(session, papelera, total="5800.00", series="F", folio="77")
+        acme = make_contact(session, business, emails="pagos@acme.mx")
+        a102 = make_invoice(session, acme, total="3000.00", folio="102")
+        return {
+            "supplier": papelera.id,
+            "f77": f77.id,
+            "acme": acme.id,
+            "a102": a102.id,
+        }
+
+
+def payouts_of(db: Db) -> list[SupplierPayment]:
+    with db.session() as session:
+        return list(session.scalars(select(SupplierPayment)).all())
+
+
+def test_owner_pays_a_supplier_after_confirming(db: Db) -> None:
+    setup(db)
+    chat = Chat(db)
+
+    ask = chat.say("Págale a Papelera del Norte la F-77")
+    assert "Papelera del Norte SA de CV · $5,800.00 · F-77 · CLABE ••••7899" in ask.text
+    assert CLABE not in ask.text
+    assert payouts_of(db) == []
+
+    done = chat.say("sí")
+    assert "mandé la orden de pago de $5,800.00" in done.text
+    [payout] = payouts_of(db)
+    assert payout.status == PayoutStatus.PENDING
+    assert payout.clabe == CLABE and payout.amount == Decimal("5800.00")
+
+    again = chat.say("Págale a Papelera del Norte la F-77")
+    assert "en curso" in again.text
+
+
+def test_staff_may_not_pay_suppliers(db: Db) -> None:
+    setup(db)
+    reply = Chat(db, sender=STAFF).say("Págale a Papelera del Norte la F-77")
+    assert "dueña" in reply.text
+    assert payouts_of(db) == []
+
+
+def test_pay_on_friday_schedules(db: Db) -> None:
+    setup(db)
+    chat = Chat(db)
+    chat.say("Págale a Papelera del Norte la F-77")
+    moved = chat.say("mejor págale el viernes")
+    assert "programar" in moved.text and "4 dic" in moved.text
+    chat.say("sí")
+    [payout] = payouts_of(db)
+    assert payout.status == PayoutStatus.SCHEDULED
+    assert payout.scheduled_for == dt.date(2026, 12, 4)
+
+
+def test_supplier_clabe_by_chat(db: Db) -> None:
+    ids = setup(db, clabe=None)
+    chat = Chat(db)
+
+    missing = chat.say("Págale a Papelera del Norte la F-77")
+    assert "No tengo la CLABE" in missing.text
+
+    bad = chat.say("la CLABE de Papelera del Norte es 012180001234567891")
+    assert "dígito verificador" in bad.text
+
+    ask = chat.say("la CLABE de Papelera del Norte es 0121 8000 1234 5678 99")
+    assert "••••7899" in ask.text
+    chat.say("sí")
+    with db.session() as session:
+        supplier = session.get(Contact, ids["supplier"])
+        assert supplier is not None and supplier.clabe == CLABE
+
+
+def test_owner_places_a_waiting_deposit(db: Db) -> None:
+    ids = setup(db)
+    notice = deposits.DepositNotice(
+        clave_rastreo="RASTREO1",
+        fecha_operacion=dt.date(2026, 12, 3),
+        amount=Decimal("3000.00"),
+        beneficiary_account="646180999999999999",
+        payer_name="JUAN PEREZ",
+    )
+    with transaction(db.factory) as session:
+        row, _ = deposits.store_notice(session, notice=notice, now=NOW)
+        row.status = DepositStatus.UNAPPLIED
+        row.reason = "unknown_account"
+        row.business_id = session.get(Contact, ids["acme"]).business_id  # type: ignore[union-attr]
+    chat = Chat(db)
+
+    ask = chat.say("depósitos sin aplicar")
+    assert "$3,000.00" in ask.text and "JUAN PEREZ" in ask.text
+    confirm = chat.say("Acme")
+    assert "¿Aplico el depósito de $3,000.00 a Acme" in confirm.text
+    done = chat.say("sí")
+    assert "aplicado a A-102" in done.text
+    with db.session() as session:
+        invoice = session.get(Invoice, ids["a102"])
+        assert invoice is not None and invoice.status == "paid"
+        deposit = session.scalars(select(StpDeposit)).one()
+        assert deposit.status == DepositStatus.APPLIED
+        payment = session.scalars(select(Payment)).one()
+        assert payment.idempotency_key == "stp:RASTREO1:20261203"
+
+
+def test_money_in_this_month(db: Db) -> None:
+    setup(db)
+    chat = Chat(db)
+    chat.say("Acme me pagó 3 mil")
+    chat.say("sí")
+
+    reply = chat.say("¿cuánto entró este mes?")
+    assert "Entró $3,000.00 en 1 pago" in reply.text
+    assert "Acme Industrial SA de CV: $3,000.00" in reply.text
+    week = chat.say("movimientos de la semana")
+    assert "esta semana" in week.text and "$3,000.00" in week.text
