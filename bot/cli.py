@@ -141,6 +141,9 @@ def _register_commands() -> None:
     for module in (business, chat, contacts, importing, serve, api, sat, jobs):
         module.register(cli)
     financing.register(cli)
+    from bot.commands import report
+
+    report.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

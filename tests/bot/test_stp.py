@@ -268,3 +268,94 @@ def test_stored_notice_survives_a_crash_before_applying(
 
     assert stp.run_jobs(service.runtime)["deposits"] == 1
     assert _balances(db, books["older"]) == [0]
+
+
+def _sent_payout(db: Db, books: dict[str, Any]) -> int:
+    from flows import payouts
+    from storage.db import transaction
+    from storage.models import Business, Contact, PayoutStatus
+
+    with transaction(db.factory) as session:
+        business = session.get(Business, books["business_id"])
+        assert business is not None
+        supplier = make_contact(
+            session, business, name="Papelera del Norte", kind="supplier"
+        )
+        supplier.clabe = "012180001234567899"
+        supplier.emails = "cobranza@papelera.mx"
+        invoice = make_invoice(
+            session, supplier, total="800.00", series="F", folio="77"
+        )
+        plan = payouts.plan_payout(session, supplier=supplier, invoices=[invoice])
+        payout = payouts.create_payout(
+            session,
+            business=business,
+            plan=plan,
+            pay_on=dt.date(2026, 12, 3),
+            idempotency_key="test:1",
+            actor="test",
+            channel="test",
+            now=dt.datetime(2026, 12, 3, 17, tzinfo=dt.UTC),
+        )
+        payout.status = PayoutStatus.SENT
+        payout.stp_order_id = "5001"
+        payout.clave_rastreo = payouts.tracking_key(payout)
+        session.flush()
+        assert isinstance(session.get(Contact, supplier.id), Contact)
+        return invoice.id
+
+
+def test_order_liquidated_by_status_webhook(
+    db: Db, serve: Any, books: dict[str, Any]
+) -> None:
+    from storage.models import PayoutStatus, SupplierPayment
+
+    invoice_id = _sent_payout(db, books)
+    service = _start(serve, db)
+    update = {"id": 5001, "empresa": "COBRA", "estado": "LIQUIDACION"}
+
+    assert (
+        post_notice(
+            service.client, update, secret="x", path=stp.ORDER_STATUS_PATH
+        ).status_code
+        == 403
+    )
+    first = post_notice(service.client, update, path=stp.ORDER_STATUS_PATH)
+    again = post_notice(service.client, update, path=stp.ORDER_STATUS_PATH)
+    assert first.status_code == again.status_code == 200
+
+    assert _balances(db, invoice_id) == [0]
+    with db.session() as session:
+        assert (
+            session.scalars(select(SupplierPayment)).one().status
+            == PayoutStatus.LIQUIDATED
+        )
+        assert session.scalar(select(func.count(Payment.id))) == 1
+        receipt = session.scalars(
+            select(OutboundMessage).where(
+                OutboundMessage.template == "supplier_receipt"
+            )
+        ).one()
+        assert receipt.payload["tracking_key"].startswith("CBR")
+
+
+def test_order_returned_by_status_webhook(
+    db: Db, serve: Any, books: dict[str, Any]
+) -> None:
+    from storage.models import PayoutStatus, SupplierPayment
+
+    invoice_id = _sent_payout(db, books)
+    service = _start(serve, db)
+    update = {"id": 5001, "estado": "DEVOLUCION", "causaDevolucion": "Cuenta cancelada"}
+    assert (
+        post_notice(service.client, update, path=stp.ORDER_STATUS_PATH).status_code
+        == 200
+    )
+
+    assert _balances(db, invoice_id) == [Decimal("800.00")]
+    with db.session() as session:
+        assert (
+            session.scalars(select(SupplierPayment)).one().status
+            == PayoutStatus.RETURNED
+        )
+    assert any("Cuenta cancelada" in t for t in _owner_texts(db))
