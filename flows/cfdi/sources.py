@@ -136,6 +136,9 @@ def _zip_documents(name: str, file: Path | io.BytesIO) -> Iterator[Document]:
                 yield Document(member, b"", "no se pudo descomprimir")
                 continue
             if lowered.endswith(".zip"):
+                # Limitation: a zip inside a zip is held in memory while it is read
+                # (up to MAX_DOCUMENT_BYTES); the SAT's packages do not nest, so
+                # spilling it to a temporary file was not worth the complexity.
                 yield from _zip_documents(member, io.BytesIO(data))
             else:
                 yield Document(member, data)
