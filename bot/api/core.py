@@ -303,7 +303,7 @@ def decode_cursor(cursor: str | None) -> int:
         last = int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput("El cursor no es válido.") from exc
-    if kind != "id" or not 0 <= last < 2**62:
+    if kind != "id" or not 0 <= last < 2**31:
         raise InvalidInput("El cursor no es válido.")
     return last
 

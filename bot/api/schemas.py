@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Amount = Annotated[
     str,
@@ -18,9 +18,17 @@ Amount = Annotated[
 Currency = Annotated[
     str, Field(pattern=r"^[A-Z]{3}$", description="Moneda ISO 4217.", examples=["MXN"])
 ]
-Id = Annotated[int, Field(ge=1, le=2**62, description="Identificador.")]
+Id = Annotated[int, Field(ge=1, le=2**31 - 1, description="Identificador.")]
 Rfc = Annotated[str, Field(min_length=12, max_length=13, description="RFC.")]
 Kind = Literal["customer", "supplier"]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Stored times are UTC; SQLite hands them back without their zone."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+Moment = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class Strict(BaseModel):
@@ -50,7 +58,7 @@ class ContactOut(BaseModel):
     whatsapp_opted_out: bool = Field(description="El cliente pidió BAJA.")
     reminder_set_id: int | None
     virtual_clabe: str | None = Field(description="CLABE para pagar por SPEI.")
-    created_at: dt.datetime
+    created_at: Moment
 
 
 class ContactPage(Page):
@@ -197,12 +205,12 @@ class PaymentOut(BaseModel):
     direction: str = Field(description="`in` (cobro) u `out` (pago a proveedor).")
     amount: str
     currency: str
-    paid_at: dt.datetime
+    paid_at: Moment
     method: str | None
     reference: str | None
     source: str
     complement_status: str
-    reversed_at: dt.datetime | None
+    reversed_at: Moment | None
     allocations: list[AllocationOut]
 
 
@@ -289,8 +297,8 @@ class WebhookOut(BaseModel):
     id: int
     url: str
     events: list[str]
-    created_at: dt.datetime
-    disabled_at: dt.datetime | None
+    created_at: Moment
+    disabled_at: Moment | None
 
 
 class WebhookCreated(WebhookOut):
