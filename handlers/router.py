@@ -41,6 +41,17 @@ STEPS: dict[str, StepHandler] = {
     **financing.STEPS,
     **payables.STEPS,
 }
+
+
+def _unplaced(turn: Turn, understanding: Understanding) -> Reply:
+    """What nothing placed: a customer's message reaches the owner; the team's may
+    still be a payables sentence (a supplier's CLABE, deposits waiting)."""
+    if turn.speaker.role == Role.CUSTOMER:
+        return customer.pass_on(turn, understanding)
+    return payables.fallback(turn, understanding)
+
+
+INTENTS[Intent.UNKNOWN] = _unplaced
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
