@@ -76,7 +76,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: problem_response("El recurso no existe o es de otro negocio."),
     422: problem_response("La solicitud no es válida."),
 }
-CONFLICT_RESPONSE = {409: problem_response("Conflicto con el estado actual.")}
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: problem_response("Conflicto con el estado actual.")
+}
 PROBLEM_TYPES = {
     400: ("urn:cobra:problema:solicitud-invalida", "Solicitud inválida"),
     401: ("urn:cobra:problema:no-autenticado", "No autenticado"),

@@ -192,11 +192,9 @@ def _paid_at(
 
 def _after_payment(session: Session, who: Any, payment: Payment) -> None:
     """The customer's receipt and the business's webhooks, as the chat does."""
-    try:
-        from flows.receipts import queue_payment_receipt
-    except ImportError:  # receipts not installed in this build
-        queue_payment_receipt = None
-    if queue_payment_receipt is not None and payment.direction == "in":
+    from flows.receipts import queue_payment_receipt
+
+    if payment.direction == "in":
         queue_payment_receipt(
             session,
             payment=payment,

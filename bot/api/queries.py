@@ -22,7 +22,7 @@ T = TypeVar("T", Contact, Invoice, Payment)
 
 
 def page(
-    session: Session, query: Select[tuple[T]], model: Any, *, after: int, limit: int
+    session: Session, query: Select[T], model: Any, *, after: int, limit: int
 ) -> tuple[Sequence[T], int | None]:
     """Rows after the id `after`, and the id to continue from (None at the end)."""
     rows = session.scalars(
@@ -33,9 +33,7 @@ def page(
     return rows, None
 
 
-def contacts(
-    business_id: int, *, kind: str | None, rfc: str | None
-) -> Select[tuple[Contact]]:
+def contacts(business_id: int, *, kind: str | None, rfc: str | None) -> Select[Contact]:
     query = select(Contact).where(Contact.business_id == business_id)
     if kind:
         query = query.where(Contact.kind == kind)
@@ -52,7 +50,7 @@ def invoices(
     contact_id: int | None,
     due_from: dt.date | None,
     due_to: dt.date | None,
-) -> Select[tuple[Invoice]]:
+) -> Select[Invoice]:
     query = select(Invoice).where(Invoice.business_id == business_id)
     if status:
         query = query.where(Invoice.status == status)
@@ -67,7 +65,7 @@ def invoices(
     return query
 
 
-def payments(business_id: int, *, contact_id: int | None) -> Select[tuple[Payment]]:
+def payments(business_id: int, *, contact_id: int | None) -> Select[Payment]:
     query = (
         select(Payment)
         .where(Payment.business_id == business_id)

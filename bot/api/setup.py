@@ -14,7 +14,9 @@ from bot.api import queries
 from bot.api.contacts import contact_of
 from bot.api.core import CONFLICT_RESPONSE, CallerDep, amount, idempotent
 from bot.api.schemas import (
+    AgingLine,
     AgingOut,
+    BalanceLine,
     BalanceOut,
     ContactOut,
     ContactReminders,
@@ -150,12 +152,12 @@ def _balance(
         as_of=today,
         contact_id=contact_id,
         totals=[
-            {
-                "currency": currency,
-                "open": amount(open_),
-                "overdue": amount(late),
-                "invoices": count,
-            }
+            BalanceLine(
+                currency=currency,
+                open=amount(open_) or "0.00",
+                overdue=amount(late) or "0.00",
+                invoices=count,
+            )
             for currency, (open_, late, count) in totals.items()
         ],
     ).model_dump(mode="json")
@@ -172,10 +174,10 @@ def _aging(
         as_of=today,
         contact_id=contact_id,
         totals=[
-            {
-                "currency": currency,
-                "buckets": {name: amount(v) for name, v in buckets.items()},
-            }
+            AgingLine(
+                currency=currency,
+                buckets={name: amount(v) or "0.00" for name, v in buckets.items()},
+            )
             for currency, buckets in sorted(aging.items())
         ],
     ).model_dump(mode="json")

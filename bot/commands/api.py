@@ -165,7 +165,8 @@ def webhook_list(business_rfc: str, as_json: bool) -> None:
     if not rows:
         click.echo("Sin webhooks.")
     for row in rows:
-        click.echo(f"{row['id']}  {row['url']}  {', '.join(row['events'])}")
+        events = ", ".join(str(e) for e in row["events"])  # type: ignore[attr-defined]
+        click.echo(f"{row['id']}  {row['url']}  {events}")
 
 
 @webhook.command("failures")
