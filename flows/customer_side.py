@@ -307,6 +307,8 @@ def report_payment(
     if amount is None and invoice is not None:
         amount = invoice.balance
     currency = currency or (invoice.currency if invoice is not None else "MXN")
+    # Limitation: the owner's alert says whether a proof came but does not carry
+    # the file; the outbox attaches only invoice XML, and the proof stays on disk.
     report = PaymentReport(
         business_id=contact.business_id,
         contact_id=contact.id,

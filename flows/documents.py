@@ -343,4 +343,6 @@ def _quantity(raw: str) -> str:
 
 def _latin(text: str) -> str:
     """Core PDF fonts speak Latin-1: Spanish is fine, emoji and others become '?'."""
+    # Limitation: no TrueType font is embedded (it would add a font file to the
+    # package), so names with characters outside Latin-1 print with '?'.
     return text.encode("latin-1", "replace").decode("latin-1")

@@ -154,6 +154,8 @@ def my_invoice(turn: Turn, understanding: Understanding) -> Reply:
 
 
 def _invoice_documents(turn: Turn, contact: Contact, invoice: Invoice) -> Outbound:
+    # Limitation: the engine keeps only the text and buttons of a reply to answer a
+    # retried provider id, so a replayed request gets the text without the files.
     pdf = documents.invoice_pdf(invoice, business=turn.business, contact=contact)
     files = [
         Document(documents.invoice_filename(invoice, "pdf"), documents.PDF_TYPE, pdf)
@@ -433,6 +435,8 @@ def pass_on(turn: Turn, understanding: Understanding) -> Reply:
         return proof_only(turn, contact, proof)
     if not text:
         return common.not_understood(turn, understanding)
+    # Limitation: every unplaced message is forwarded (one alert per provider
+    # message id); a customer who writes a lot produces as many owner alerts.
     customer_side.pass_to_owner(
         turn.session,
         contact=contact,
