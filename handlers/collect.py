@@ -18,7 +18,7 @@ from flows.fmt import money, to_money
 from flows.messages import Reply
 from flows.money import Allocation, propose_allocation, record_payment, reverse_payment
 from flows.receipts import queue_payment_receipt
-from handlers import actions
+from handlers import actions, sat
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
 from handlers.resolve import ASK_AMOUNT_FLOW, find_contact, find_invoices, park
@@ -169,6 +169,7 @@ def do_register_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
         f"{_name(contact)}. Ahora debe {money(left, payment.currency)}. Le mando "
         f"su recibo. Si fue un error, escribe «deshacer» en los próximos "
         f"{minutes} minutos."
+        + (f"\n\n{ask}" if (ask := sat.complement_prompt(turn, payment)) else "")
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from flows.messages import Reply
 from handlers import collect, common, customer, financing, owner, payables, resolve
+from handlers import sat
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
 from handlers.nlu.normalize import fold
@@ -32,6 +33,7 @@ INTENTS: dict[Intent, Handler] = {
     **customer.INTENTS,
     **customer.COMMON,
     **payables.INTENTS,
+    **sat.INTENTS,
 }
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
@@ -40,6 +42,7 @@ STEPS: dict[str, StepHandler] = {
     **customer.STEPS,
     **financing.STEPS,
     **payables.STEPS,
+    **sat.STEPS,
 }
 
 
@@ -52,7 +55,7 @@ def _unplaced(turn: Turn, understanding: Understanding) -> Reply:
 
 
 INTENTS[Intent.UNKNOWN] = _unplaced
-OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY
+OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY | sat.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)

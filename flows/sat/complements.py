@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows.audit import audit
 from flows.errors import InvalidInput, NotFound
 from flows.fmt import money, zone
-from flows.outbox import enqueue, owner_address
 from flows.sat.issue import next_folio
+from flows.sat.notices import notify_owner
 from flows.sat.pac import Pac
 from storage.db import transaction
 from storage.models import (
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 SERIES = "P"
 DEFAULT_FORM = "03"  # transferencia electrónica
 DEADLINE_DAY = 5
-REMINDER_TEMPLATE = "owner_message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,27 +303,17 @@ def run_complement_reminders(factory: sessionmaker[Session], now: dt.datetime) -
             ]
             if not overdue:
                 continue
-            address = owner_address(session, business_id=business_id)
-            if address is None:
-                continue
-            customers = sorted({p.contact.name for p in overdue})
-            text = (
-                f"Tienes {len(overdue)} pago(s) sin complemento de pago de "
-                f"{', '.join(customers)}. El SAT pide emitirlos a más tardar el "
-                f"{DEADLINE_DAY} de este mes. Dime «timbra el complemento de "
-                f"{customers[0]}» y lo preparo."
+            customers = sorted(
+                {p.contact.trade_name or p.contact.name for p in overdue}
             )
-            channel, recipient = address
-            row = enqueue(
+            row = notify_owner(
                 session,
                 business_id=business_id,
-                channel=channel,
-                recipient=recipient,
-                template=REMINDER_TEMPLATE,
-                payload={
-                    "business_name": "Cobra",
-                    "contact_name": business.name,
-                    "text": text,
+                kind="complements_due",
+                facts={
+                    "count": len(overdue),
+                    "customers": customers,
+                    "deadline_day": DEADLINE_DAY,
                 },
                 dedupe_key=f"sat-complements:{business_id}:{month_start:%Y-%m}",
                 now=now,

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows.cfdi import import_sources
 from flows.errors import CobraError, NotFound
 from flows.money import cancel_invoice, reverse_payment
-from flows.outbox import enqueue, owner_address
 from flows.sat.cancel import CancelStatus, record_outcome
 from flows.sat.credentials import CredentialKind, load_signer
+from flows.sat.notices import notify_owner
 from flows.sat.ws import (
     ACCEPTED,
     NO_DATA,
@@ -61,7 +61,6 @@ KINDS = [
     (ROLE_ISSUED, TYPE_METADATA),
     (ROLE_RECEIVED, TYPE_METADATA),
 ]
-NOTICE_TEMPLATE = "owner_message"
 
 
 @dataclass
@@ -261,24 +260,13 @@ def _fail(
 def _notify(
     session: Session, row: SatDownloadRequest, reason: str, now: dt.datetime
 ) -> None:
-    address = owner_address(session, business_id=row.business_id)
-    if address is None:
-        return
-    business = session.get(Business, row.business_id)
     what = "emitidas" if row.role == ROLE_ISSUED else "recibidas"
     kind = "facturas" if row.request_type == TYPE_CFDI else "datos de facturas"
-    channel, recipient = address
-    enqueue(
+    notify_owner(
         session,
         business_id=row.business_id,
-        channel=channel,
-        recipient=recipient,
-        template=NOTICE_TEMPLATE,
-        payload={
-            "business_name": "Cobra",
-            "contact_name": business.name if business else "",
-            "text": f"El SAT no entregó tus {kind} {what}. Motivo del SAT: {reason}",
-        },
+        kind="sync_failed",
+        facts={"what": f"{kind} {what}", "reason": reason},
         dedupe_key=f"sat-sync-failed:{row.business_id}:{row.request_id}",
         now=now,
     )

@@ -43,6 +43,14 @@ _PAY_VERB = (
     r"abono|abonaron|liquido|liquidaron|cubrio)"
 )
 
+_INVOICE_VERB = (
+    r"(?:facturale|facturales|facturarle|hazle (?:una |la )?factura|"
+    r"haz(?:me)? (?:una |la )?factura|emite (?:una |la )?factura|emitele|"
+    r"genera(?:le)? (?:una |la )?factura|timbra(?:le)? (?:una |la )?factura|"
+    r"(?:quiero|necesito|hay que) (?:facturar(?:le)?|emitir (?:una |la )?factura))\b"
+)
+_CANCEL_VERB = r"(?:cancela|cancelala|cancelale|cancelar|anula|anulala|anular)"
+
 # Any role, checked first: short whole-message answers and commands.
 _COMMON: list[Rule] = [
     Rule(Intent.OPT_OUT, _whole(r"baja|stop|unsubscribe|darme de baja|dame de baja")),
@@ -115,6 +123,36 @@ _COMMON: list[Rule] = [
 ]
 
 _OWNER: list[Rule] = [
+    # The SAT side first: "cancela la A-102" and "factura a Acme 5 mil" would
+    # otherwise read as a cancel word or an invoice lookup.
+    Rule(
+        Intent.CANCEL_INVOICE,
+        _r(r"^(?:oye |por favor |ahora )?" + _CANCEL_VERB + r"\b"),
+        lambda c: c.refs,
+    ),
+    Rule(
+        Intent.CANCEL_INVOICE,
+        _r(
+            r"^(?:oye |por favor |ahora )?(?:quiero |necesito |hay que )?"
+            + _CANCEL_VERB
+            + r"\b.*\b(?:factura|cfdi|uuid)\b"
+        ),
+    ),
+    Rule(
+        Intent.ISSUE_COMPLEMENT,
+        _r(
+            r"\b(?:timbra|timbrale|timbrar|emite|emitele|emitir|haz|hazle|hacer|"
+            r"genera|generale|generar|saca|sacale)\b.*\bcomplementos?\b"
+            r"|^(?:el |los )?complementos? de pago\b|\bcomplementos? (?:de pago )?"
+            r"(?:de|para|a)\b"
+        ),
+    ),
+    Rule(Intent.ISSUE_INVOICE, _r(r"^(?:oye |por favor |ahora )?" + _INVOICE_VERB)),
+    Rule(
+        Intent.ISSUE_INVOICE,
+        _r(r"^(?:oye |por favor |ahora )?(?:factura|facturar) (?:a|al)\b"),
+        lambda c: c.amount,
+    ),
     Rule(
         Intent.REPLY_TO_CUSTOMER,
         _r(

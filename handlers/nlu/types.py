@@ -60,6 +60,10 @@ class Intent(StrEnum):
     GREETING = "greeting"
     THANKS = "thanks"
     UNKNOWN = "unknown"
+    # owner: the SAT side
+    ISSUE_INVOICE = "issue_invoice"
+    ISSUE_COMPLEMENT = "issue_complement"
+    CANCEL_INVOICE = "cancel_invoice"
 
 
 OWNER_INTENTS: frozenset[Intent] = frozenset(
@@ -89,6 +93,9 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.REPLY_TO_CUSTOMER,
         Intent.MISSING_EMAILS,
         Intent.UNDO,
+        Intent.ISSUE_INVOICE,
+        Intent.ISSUE_COMPLEMENT,
+        Intent.CANCEL_INVOICE,
     }
 )
 CUSTOMER_INTENTS: frozenset[Intent] = frozenset(

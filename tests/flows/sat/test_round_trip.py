@@ -11,6 +11,7 @@ from satcfdi.cfdi import CFDI
 
 from flows.errors import InvalidInput, MoneyRuleViolation
 from flows.money import Allocation, record_payment
+from flows.render import render_text
 from flows.sat.cancel import record_outcome, request_cancellation
 from flows.sat.complements import (
     draft_complement,
@@ -211,5 +212,6 @@ def test_complement_reminder_before_the_fifth(  # type: ignore[no-untyped-def]
     assert run_complement_reminders(db.factory, NOW + dt.timedelta(days=3)) == 0
     with db.session() as session:
         row = session.query(OutboundMessage).one()
-        assert row.template == "owner_message"
-        assert "Acme" in row.payload["text"] and "5" in row.payload["text"]
+        assert row.template == "sat_notice"
+        text = render_text("messages/sat_notice.txt.j2", row.payload)
+        assert "Acme" in text and "el 5 de este mes" in text

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from flows.render import render_text
 from flows.sat.sync import sync_business
 from storage.models import Invoice, OutboundMessage, SatDownloadRequest
 from tests import cfdi_factory as cf
@@ -113,7 +114,9 @@ def test_rejected_request_told_to_owner(  # type: ignore[no-untyped-def]
     second = _sync(db, fake_ws, business_id, NOW + dt.timedelta(hours=2))
     assert second.failed == 2  # the received request, and the issued one asked again
     with db.session() as session:
-        texts = [m.payload["text"] for m in session.query(OutboundMessage)]
+        rows = session.query(OutboundMessage).all()
+        assert {m.template for m in rows} == {"sat_notice"}
+        texts = [render_text("messages/sat_notice.txt.j2", m.payload) for m in rows]
         assert any("agotado las solicitudes" in t for t in texts)
         assert any("Solicitud rechazada" in t for t in texts)
         assert all("SAT" in t for t in texts)

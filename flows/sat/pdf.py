@@ -1,0 +1,369 @@
+"""The readable copy (PDF) of a stamped CFDI, invoice or payment complement, drawn
+from its XML alone in milliseconds and kept in `cfdi_pdf` so a second ask is instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from lxml import etree
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from flows.errors import InvalidInput
+from flows.fmt import money
+from storage.models import CfdiPdf
+
+log = logging.getLogger(__name__)
+
+_SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+MAX_CONCEPTS = 80
+KINDS = {"I": "Factura", "E": "Nota de crédito", "P": "Complemento de pago"}
+METHODS = {
+    "PUE": "Pago en una sola exhibición",
+    "PPD": "Pago en parcialidades o diferido",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    description: str
+    quantity: str
+    unit_price: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class Paid:
+    """One invoice a complement's payment covers."""
+
+    label: str
+    uuid: str
+    partial: str
+    before: str
+    paid: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the readable copy shows, read straight from the stamped XML."""
+
+    kind: str
+    label: str
+    uuid: str
+    issued: str
+    stamped: str
+    issuer: tuple[str, str, str]
+    receiver: tuple[str, str, str]
+    currency: str
+    subtotal: str
+    taxes: str
+    total: str
+    method: str
+    form: str
+    use: str
+    lines: tuple[Line, ...] = ()
+    payments: tuple[tuple[str, str, str, tuple[Paid, ...]], ...] = ()
+    seals: tuple[str, str, str] = ("", "", "")
+    notes: list[str] = field(default_factory=list)
+
+
+def cached_pdf(
+    session: Session, *, business_id: int, uuid: str, xml: str, now: dt.datetime
+) -> bytes:
+    """The CFDI's PDF: from `cfdi_pdf` when drawn before, else drawn and kept.
+
+    A stamped CFDI never changes, so its copy is kept for good; a cancellation
+    drops it (`forget_pdf`) so the next copy says so.
+    """
+    uuid = uuid.upper()
+    found = session.scalar(
+        select(CfdiPdf.pdf).where(
+            CfdiPdf.business_id == business_id, CfdiPdf.uuid == uuid
+        )
+    )
+    if found is not None:
+        return bytes(found)
+    started = time.perf_counter()
+    content = cfdi_pdf(xml)
+    try:
+        with session.begin_nested():
+            session.add(
+                CfdiPdf(business_id=business_id, uuid=uuid, pdf=content, created_at=now)
+            )
+    except IntegrityError:
+        # Another request drew the same copy at the same time; both are equal.
+        log.info("cfdi pdf already kept", extra={"business_id": business_id})
+    log.info(
+        "cfdi pdf drawn",
+        extra={
+            "business_id": business_id,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    return content
+
+
+def forget_pdf(session: Session, *, business_id: int, uuid: str) -> None:
+    session.execute(
+        delete(CfdiPdf).where(
+            CfdiPdf.business_id == business_id, CfdiPdf.uuid == uuid.upper()
+        )
+    )
+
+
+def cfdi_pdf(xml: str | bytes, *, cancelled: bool = False) -> bytes:
+    """Draw a CFDI 4.0 (type I, E or P) from its XML; same XML, same bytes."""
+    facts = read_facts(xml)
+    pdf = _Page(facts)
+    pdf.add_page()
+    _header(pdf, facts, cancelled=cancelled)
+    if facts.kind == "P":
+        _payments(pdf, facts)
+    else:
+        _lines(pdf, facts)
+        _totals(pdf, facts)
+    _seals(pdf, facts)
+    return bytes(pdf.output())
+
+
+def read_facts(xml: str | bytes) -> Facts:
+    raw = xml.encode("utf-8") if isinstance(xml, str) else xml
+    try:
+        root = etree.fromstring(raw, _SAFE_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise InvalidInput("El XML del CFDI no se puede leer.") from exc
+
+    def first(name: str) -> etree._Element | None:
+        found = root.xpath(f"//*[local-name()='{name}']")
+        return found[0] if found else None
+
+    def party(element: etree._Element | None, regime: str) -> tuple[str, str, str]:
+        if element is None:
+            return ("", "", "")
+        return (
+            element.get("Nombre", ""),
+            element.get("Rfc", ""),
+            element.get(regime, ""),
+        )
+
+    stamp = first("TimbreFiscalDigital")
+    taxes = root.xpath("./*[local-name()='Impuestos']")
+    lines = tuple(
+        Line(
+            c.get("Descripcion", ""),
+            c.get("Cantidad", ""),
+            c.get("ValorUnitario", ""),
+            c.get("Importe", ""),
+        )
+        for c in root.xpath("./*[local-name()='Conceptos']/*")[:MAX_CONCEPTS]
+    )
+    payments = []
+    for pago in root.xpath("//*[local-name()='Pago']"):
+        paid = tuple(
+            Paid(
+                label="-".join(p for p in (d.get("Serie"), d.get("Folio")) if p),
+                uuid=d.get("IdDocumento", ""),
+                partial=d.get("NumParcialidad", ""),
+                before=d.get("ImpSaldoAnt", ""),
+                paid=d.get("ImpPagado", ""),
+                after=d.get("ImpSaldoInsoluto", ""),
+            )
+            for d in pago.xpath("./*[local-name()='DoctoRelacionado']")
+        )
+        payments.append(
+            (
+                pago.get("FechaPago", ""),
+                pago.get("Monto", ""),
+                pago.get("MonedaP", ""),
+                paid,
+            )
+        )
+    receiver = first("Receptor")
+    kind = root.get("TipoDeComprobante", "I")
+    return Facts(
+        kind=kind,
+        label="-".join(p for p in (root.get("Serie"), root.get("Folio")) if p),
+        uuid=(stamp.get("UUID", "") if stamp is not None else "").upper(),
+        issued=root.get("Fecha", ""),
+        stamped=stamp.get("FechaTimbrado", "") if stamp is not None else "",
+        issuer=party(first("Emisor"), "RegimenFiscal"),
+        receiver=party(receiver, "RegimenFiscalReceptor"),
+        currency=root.get("Moneda", "MXN"),
+        subtotal=root.get("SubTotal", ""),
+        taxes=taxes[0].get("TotalImpuestosTrasladados", "") if taxes else "",
+        total=root.get("Total", ""),
+        method=root.get("MetodoPago", ""),
+        form=root.get("FormaPago", ""),
+        use=receiver.get("UsoCFDI", "") if receiver is not None else "",
+        lines=lines,
+        payments=tuple(payments),
+        seals=(
+            root.get("Sello", ""),
+            stamp.get("SelloSAT", "") if stamp is not None else "",
+            stamp.get("NoCertificadoSAT", "") if stamp is not None else "",
+        ),
+    )
+
+
+class _Page(FPDF):
+    """Letter paper and core fonts: no font files to load, so a page takes ms."""
+
+    def __init__(self, facts: Facts) -> None:
+        super().__init__(format="Letter")
+        self.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        self.set_auto_page_break(auto=True, margin=18)
+        self.set_margins(16, 16, 16)
+        self.set_title(f"{KINDS.get(facts.kind, 'CFDI')} {facts.label or facts.uuid}")
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font("Helvetica", "", 7)
+        self.set_text_color(110, 110, 110)
+        self.cell(
+            0,
+            5,
+            _latin("Este documento es una representación impresa de un CFDI."),
+            align="C",
+        )
+
+    def text_line(self, text: str, *, size: float = 9, bold: bool = False) -> None:
+        self.set_font("Helvetica", "B" if bold else "", size)
+        self.multi_cell(
+            0, size * 0.45 + 1, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
+
+    def row(self, cells: list[tuple[str, float, str]], *, bold: bool = False) -> None:
+        self.set_font("Helvetica", "B" if bold else "", 8)
+        for text, width, align in cells:
+            self.cell(width, 5.5, _latin(text)[:80], border="B", align=align)
+        self.ln(5.5)
+
+
+def _header(pdf: _Page, facts: Facts, *, cancelled: bool) -> None:
+    name, rfc, regime = facts.issuer
+    pdf.text_line(name, size=15, bold=True)
+    pdf.text_line(f"RFC {rfc} · Régimen fiscal {regime}")
+    pdf.ln(2)
+    title = f"{KINDS.get(facts.kind, 'CFDI')} {facts.label}".strip()
+    pdf.text_line(title, size=12, bold=True)
+    if cancelled:
+        pdf.set_text_color(180, 0, 0)
+        pdf.text_line("CANCELADO", size=12, bold=True)
+        pdf.set_text_color(0, 0, 0)
+    pdf.text_line(f"Folio fiscal (UUID): {facts.uuid or 'sin timbrar'}")
+    pdf.text_line(f"Fecha de emisión: {facts.issued}   Timbrado: {facts.stamped}")
+    name, rfc, regime = facts.receiver
+    pdf.ln(2)
+    pdf.text_line("Receptor", bold=True)
+    pdf.text_line(f"{name} · RFC {rfc} · Régimen {regime} · Uso {facts.use}")
+    if facts.kind != "P":
+        method = METHODS.get(facts.method, facts.method)
+        pdf.text_line(f"Método de pago: {method} · Forma de pago: {facts.form}")
+    pdf.ln(3)
+
+
+def _lines(pdf: _Page, facts: Facts) -> None:
+    pdf.row(
+        [
+            ("Concepto", 100, "L"),
+            ("Cant.", 16, "R"),
+            ("P. unit.", 33, "R"),
+            ("Importe", 35, "R"),
+        ],
+        bold=True,
+    )
+    for line in facts.lines:
+        pdf.row(
+            [
+                (line.description, 100, "L"),
+                (_quantity(line.quantity), 16, "R"),
+                (_amount(line.unit_price, facts.currency), 33, "R"),
+                (_amount(line.amount, facts.currency), 35, "R"),
+            ]
+        )
+    pdf.ln(2)
+
+
+def _totals(pdf: _Page, facts: Facts) -> None:
+    totals = [("Subtotal", facts.subtotal)]
+    if facts.taxes:
+        totals.append(("IVA trasladado", facts.taxes))
+    totals.append(("Total", facts.total))
+    for name, value in totals:
+        pdf.row(
+            [
+                ("", 100, "L"),
+                (name, 49, "R"),
+                (_amount(value, facts.currency), 35, "R"),
+            ],
+            bold=name == "Total",
+        )
+    pdf.ln(3)
+
+
+def _payments(pdf: _Page, facts: Facts) -> None:
+    for when, amount, currency, paid in facts.payments:
+        pdf.text_line(
+            f"Pago del {when[:10]} por {_amount(amount, currency or 'MXN')}", bold=True
+        )
+        pdf.row(
+            [
+                ("Factura", 28, "L"),
+                ("Folio fiscal", 64, "L"),
+                ("Parc.", 12, "R"),
+                ("Saldo ant.", 27, "R"),
+                ("Pagado", 26, "R"),
+                ("Saldo", 27, "R"),
+            ],
+            bold=True,
+        )
+        for item in paid:
+            pdf.row(
+                [
+                    (item.label, 28, "L"),
+                    (item.uuid, 64, "L"),
+                    (item.partial, 12, "R"),
+                    (_amount(item.before, currency), 27, "R"),
+                    (_amount(item.paid, currency), 26, "R"),
+                    (_amount(item.after, currency), 27, "R"),
+                ]
+            )
+        pdf.ln(3)
+
+
+def _seals(pdf: _Page, facts: Facts) -> None:
+    seal, sat_seal, sat_certificate = facts.seals
+    pdf.ln(2)
+    pdf.text_line("Sello digital del emisor", size=7, bold=True)
+    pdf.text_line(seal, size=6)
+    pdf.text_line("Sello del SAT", size=7, bold=True)
+    pdf.text_line(sat_seal, size=6)
+    pdf.text_line(f"Certificado del SAT: {sat_certificate}", size=7)
+
+
+def _amount(raw: str, currency: str) -> str:
+    try:
+        return money(Decimal(raw), currency or "MXN")
+    except (InvalidOperation, ValueError):
+        return raw
+
+
+def _quantity(raw: str) -> str:
+    try:
+        return f"{Decimal(raw).normalize():f}"
+    except (InvalidOperation, ValueError):
+        return raw
+
+
+def _latin(text: str) -> str:
+    """Core PDF fonts speak Latin-1: Spanish is fine, anything else becomes '?'."""
+    return text.encode("latin-1", "replace").decode("latin-1")

@@ -1,0 +1,562 @@
+"""The SAT side in conversation, owner only: issue an invoice, stamp a payment
+complement and cancel an issued CFDI. Each is shown first and runs on the owner's
+yes; the PAC's refusals come back in the PAC's words, said plainly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from pydantic import SecretStr
+from satcfdi.models import Signer
+
+from flows.errors import CobraError, InvalidInput, NotFound, ProviderError
+from flows.fmt import money, zone
+from flows.messages import Reply
+from flows.sat import notices
+from flows.sat.cancel import (
+    MOTIVES,
+    CancelStatus,
+    check_cancellable,
+    motive_menu,
+    request_cancellation,
+)
+from flows.sat.complements import draft_complement, issue_complement, pending_payments
+from flows.sat.credentials import CredentialKind, credential_info, load_signer
+from flows.sat.issue import InvoiceDraft, draft_invoice, issue_invoice
+from flows.sat.pac import Pac, make_pac
+from flows.sat.pdf import forget_pdf
+from handlers import actions
+from handlers.context import EngineConfig, Turn
+from handlers.nlu import Intent, Understanding
+from handlers.nlu.entities import extract_customer
+from handlers.nlu.normalize import fold
+from handlers.resolve import ASK_AMOUNT_FLOW, find_contact, find_invoices, park
+from storage.models import ComplementStatus, Contact, Invoice, Payment
+
+log = logging.getLogger(__name__)
+
+CANCEL_FLOW = "sat_cancel"
+ISSUE_ACTION = "sat_issue_invoice"
+COMPLEMENT_ACTION = "sat_issue_complement"
+CANCEL_ACTION = "sat_cancel_invoice"
+COMPLEMENT_QUESTION = "¿Timbro el complemento de pago?"
+NOT_CONFIGURED = (
+    "La facturación no está configurada en este servidor (falta el PAC o "
+    "SECRETS_KEY). Pídele a quien administra Cobra que la active."
+)
+
+
+class CancelStep(StrEnum):
+    MOTIVE = "motive"
+    SUBSTITUTE = "substitute"
+
+
+@dataclass(frozen=True)
+class SatConfig:
+    """What stamping needs from the settings: the key that opens the CSD and the
+    PAC, built only when something is stamped."""
+
+    secrets_key: SecretStr | str | None
+    pac: Callable[[], Pac]
+
+
+@dataclass(frozen=True)
+class SatEngineConfig(EngineConfig):
+    """The engine's settings with the SAT side switched on."""
+
+    sat: SatConfig | None = None
+
+
+def sat_config(
+    *,
+    secrets_key: SecretStr | str | None,
+    pac_provider: str | None,
+    pac_base_url: str | None,
+    pac_user: str | None,
+    pac_password: SecretStr | str | None,
+) -> SatConfig:
+    """A SatConfig from the PAC_* settings and SECRETS_KEY."""
+    password = (
+        pac_password.get_secret_value()
+        if isinstance(pac_password, SecretStr)
+        else pac_password
+    )
+    return SatConfig(
+        secrets_key=secrets_key,
+        pac=lambda: make_pac(
+            provider=pac_provider,
+            base_url=pac_base_url,
+            username=pac_user,
+            password=password,
+        ),
+    )
+
+
+# ---- reading the request -------------------------------------------------------
+
+_VERBS = re.compile(
+    r"^\W*(?:oye |por favor |ahora )?(?:quiero |necesito |hay que )?"
+    r"(?:facturales?|facturarle|facturar|factura|hazle|hazme|haz|emitele|emite|"
+    r"emitir|generale|genera|timbrale|timbra)\b(?:\s+(?:una|la)\s+factura\b)?",
+    re.IGNORECASE,
+)
+_PLUS_IVA = re.compile(r"\b(?:m[aá]s|\+)\s*(?:el\s+)?i\.?v\.?a\.?\b|\+\s*iva\b", re.I)
+_IVA_WORDS = re.compile(
+    r"\b(?:con\s+)?i\.?v\.?a\.?(?:\s+incluido)?\b|\bneto\b|\+", re.IGNORECASE
+)
+_CONCEPT = re.compile(
+    r"\s(?:por\s+concepto\s+de|por\s+(?!favor\b)|concepto:?|de\s+concepto)\s*(.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_COMPLEMENT_WORDS = re.compile(
+    r"\b(?:timbrale|timbra|timbrar|emitele|emite|emitir|hazle|haz|hacer|generale|"
+    r"genera|generar|sacale|saca|el|los|complementos?|de pago|pagos)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class InvoiceRequest:
+    """An invoice as the owner asked for it, in their own words."""
+
+    customer: str | None
+    concept: str
+    plus_iva: bool
+
+
+def read_invoice_request(text: str) -> InvoiceRequest:
+    """ "Factúrale a Acme 10 mil más IVA por consultoría de noviembre" read apart:
+    the customer's name, the concept and whether IVA goes on top of the amount."""
+    concept = ""
+    head = text
+    found = _CONCEPT.search(text)
+    if found:
+        concept = found.group(1).strip(" .")
+        head = text[: found.start()]
+    plus_iva = bool(_PLUS_IVA.search(fold(head)))
+    head = _VERBS.sub(" ", head)
+    head = _PLUS_IVA.sub(" ", head)
+    head = _IVA_WORDS.sub(" ", head)
+    customer = extract_customer(head, dt.date(2000, 1, 1))
+    concept = concept[:1].upper() + concept[1:]
+    return InvoiceRequest(customer=customer, concept=concept, plus_iva=plus_iva)
+
+
+# ---- issue an invoice ----------------------------------------------------------
+
+
+def ask_issue_invoice(turn: Turn, understanding: Understanding) -> Reply:
+    """Draft the invoice and show it; nothing is sealed until the owner says yes."""
+    entities = understanding.entities
+    # The whole request rides along in `text` so a question about the customer or
+    # the amount can resume it.
+    original = entities.text or turn.inbound.text
+    request = read_invoice_request(original)
+    understanding = replace(
+        understanding,
+        entities=replace(
+            entities, text=original, customer=entities.customer or request.customer
+        ),
+    )
+    if not request.concept:
+        return Reply().say(
+            "¿Por qué concepto es la factura? Escríbelo así: «Factúrale a Acme 10 mil "
+            "más IVA por consultoría de noviembre»."
+        )
+    _require_csd(turn)
+
+    contact = find_contact(
+        turn, understanding, question="¿A qué cliente le facturo? Escribe su nombre."
+    )
+    if isinstance(contact, Reply):
+        return contact
+    if entities.amount is None:
+        return park(
+            turn,
+            ASK_AMOUNT_FLOW,
+            understanding,
+            f"¿De cuánto es la factura para {_name(contact)}?",
+            contact_id=contact.id,
+        )
+    if entities.currency not in (None, "MXN"):
+        return Reply().say("Por ahora sólo facturo en pesos (MXN).")
+
+    draft = draft_invoice(
+        turn.session,
+        business=turn.business,
+        contact=contact,
+        amount=entities.amount,
+        concept=request.concept,
+        plus_iva=request.plus_iva,
+    )
+    question = f"{draft.summary()}\n\n¿La timbro y se la mando a {_name(contact)}?"
+    return actions.propose(turn, ISSUE_ACTION, {"draft": draft.as_payload()}, question)
+
+
+def do_issue_invoice(turn: Turn, payload: dict[str, Any]) -> Reply:
+    draft = InvoiceDraft.from_payload(payload["draft"])
+    signer, pac = _stamping_tools(turn)
+    invoice = issue_invoice(
+        turn.session,
+        business=turn.business,
+        draft=draft,
+        signer=signer,
+        pac=pac,
+        now=turn.now,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+    )
+    sent = notices.send_invoice(turn.session, invoice=invoice, now=turn.now)
+    told = (
+        f"Se la mando a {_name(invoice.contact)} por correo con su PDF y XML."
+        if sent is not None
+        else f"{_name(invoice.contact)} no tiene correo registrado; mándale tú el "
+        "PDF y el XML (están en su portal)."
+    )
+    return Reply().say(
+        f"Listo ✅ Timbré la factura {invoice.label} por "
+        f"{money(invoice.total, invoice.currency)} para {_name(invoice.contact)}.\n"
+        f"Folio fiscal (UUID): {invoice.uuid}\n{told}"
+    )
+
+
+# ---- payment complements -------------------------------------------------------
+
+
+def ask_issue_complement(turn: Turn, understanding: Understanding) -> Reply:
+    """ "Timbra el complemento de Acme": the customer's pending payments of a month."""
+    _require_csd(turn)
+    entities = understanding.entities
+    phrase = entities.customer
+    if phrase is None:
+        head = _COMPLEMENT_WORDS.sub(" ", entities.text or turn.inbound.text)
+        phrase = extract_customer(head, turn.today)
+    contact: Contact | Reply
+    if phrase or turn.notes.get("contact_id") is not None:
+        understanding = replace(
+            understanding, entities=replace(entities, customer=phrase)
+        )
+        contact = find_contact(turn, understanding)
+    else:
+        contact = _only_customer_pending(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+
+    draft = draft_complement(turn.session, business=turn.business, contact=contact)
+    question = f"{draft.summary}\n\n¿Lo timbro y se lo mando a {_name(contact)}?"
+    payload = {"contact_id": contact.id, "payment_ids": draft.payment_ids}
+    return actions.propose(turn, COMPLEMENT_ACTION, payload, question)
+
+
+def complement_prompt(turn: Turn, payment: Payment) -> str | None:
+    """After a payment recorded in chat: the question that offers its complement.
+
+    Asked only of the owner, when the payment needs a complement and the business
+    has its CSD; a yes to it stamps the complement of that customer's month.
+    """
+    if not turn.speaker.is_owner or payment.reversed_at is not None:
+        return None
+    if payment.complement_status != ComplementStatus.PENDING:
+        return None
+    if (
+        credential_info(
+            turn.session, business_id=payment.business_id, kind=CredentialKind.CSD
+        )
+        is None
+    ):
+        return None
+    local = _aware(payment.paid_at).astimezone(zone(turn.business.timezone))
+    try:
+        draft = draft_complement(
+            turn.session,
+            business=turn.business,
+            contact=payment.contact,
+            month=(local.year, local.month),
+        )
+    except CobraError:
+        return None
+    turn.start(
+        actions.CONFIRM_FLOW,
+        "awaiting",
+        {
+            "action": COMPLEMENT_ACTION,
+            "payload": {
+                "contact_id": payment.contact_id,
+                "payment_ids": draft.payment_ids,
+            },
+        },
+    )
+    return COMPLEMENT_QUESTION
+
+
+def do_issue_complement(turn: Turn, payload: dict[str, Any]) -> Reply:
+    signer, pac = _stamping_tools(turn)
+    row = issue_complement(
+        turn.session,
+        business=turn.business,
+        payment_ids=[int(p) for p in payload["payment_ids"]],
+        signer=signer,
+        pac=pac,
+        now=turn.now,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+    )
+    contact = turn.session.get(Contact, row.contact_id)
+    assert contact is not None
+    sent = notices.send_complement(
+        turn.session,
+        complement=row,
+        payment_ids=[int(p) for p in payload["payment_ids"]],
+        now=turn.now,
+    )
+    label = f"P-{_complement_folio(row.xml)}"
+    told = (
+        f"Se lo mando a {_name(contact)} con su recibo (PDF y XML)."
+        if sent is not None
+        else f"{_name(contact)} no tiene correo registrado; mándale tú el XML."
+    )
+    return Reply().say(
+        f"Listo ✅ Timbré el complemento de pago {label} de {_name(contact)}.\n"
+        f"Folio fiscal (UUID): {row.uuid}\n{told}"
+    )
+
+
+def _only_customer_pending(turn: Turn, understanding: Understanding) -> Contact | Reply:
+    """Without a name: the one customer with payments waiting, or a question."""
+    payments = pending_payments(turn.session, business_id=turn.business.id)
+    contacts = {p.contact_id: p.contact for p in payments}
+    if not contacts:
+        raise NotFound("No tienes pagos pendientes de complemento.")
+    if len(contacts) == 1:
+        return next(iter(contacts.values()))
+    names = ", ".join(sorted(_name(c) for c in contacts.values()))
+    return find_contact(
+        turn,
+        understanding,
+        question=f"¿De qué cliente? Tienen pagos sin complemento: {names}.",
+    )
+
+
+# ---- cancel an issued CFDI -----------------------------------------------------
+
+
+def ask_cancel_invoice(turn: Turn, understanding: Understanding) -> Reply:
+    """ "Cancela la A-102": which one, then the SAT's motive (numbered)."""
+    refs = understanding.entities.invoice_refs
+    if not refs:
+        return Reply().say(
+            "¿Qué factura cancelo? Escribe su serie y folio, «cancela la A-102»."
+        )
+    if len(refs) > 1:
+        return Reply().say("Cancelo una factura a la vez; ¿cuál primero?")
+    [invoice] = find_invoices(turn, refs)
+    # What the SAT would refuse whatever the motive, said before asking anything.
+    check_cancellable(
+        turn.session, business=turn.business, invoice=invoice, motive="02"
+    )
+    _require_csd(turn)
+    turn.start(CANCEL_FLOW, CancelStep.MOTIVE, {"invoice_id": invoice.id})
+    return Reply().say(
+        f"¿Por qué motivo cancelo la {invoice.label} ({_describe(invoice)})?\n"
+        f"{_numbered_motives()}\nContesta con el número (1 a 4)."
+    )
+
+
+def cancel_step(turn: Turn, understanding: Understanding) -> Reply | None:
+    """The answers of a cancellation: the motive, then the substitute for 01."""
+    data = turn.conversation.data
+    invoice = turn.session.get(Invoice, data.get("invoice_id"))
+    if invoice is None or invoice.business_id != turn.business.id:
+        turn.finish()
+        raise NotFound("Ya no encuentro esa factura.")
+    if turn.conversation.step == CancelStep.MOTIVE:
+        return _take_motive(turn, understanding, invoice)
+    return _take_substitute(turn, understanding, invoice)
+
+
+def _take_motive(
+    turn: Turn, understanding: Understanding, invoice: Invoice
+) -> Reply | None:
+    motive = _motive(turn.inbound.text)
+    if motive is None:
+        if understanding.intent not in (Intent.UNKNOWN, Intent.CONFIRM_NO):
+            return None
+        return Reply().say(
+            f"Contesta con el número del motivo (1 a 4):\n{_numbered_motives()}"
+        )
+    if motive == "01":
+        turn.start(
+            CANCEL_FLOW,
+            CancelStep.SUBSTITUTE,
+            {"invoice_id": invoice.id, "motive": motive},
+        )
+        return Reply().say(
+            f"Con el motivo 01 la {invoice.label} se sustituye por otra ya timbrada. "
+            "¿Cuál es la nueva? Escribe su serie y folio (A-103) o su folio fiscal."
+        )
+    return _propose_cancel(turn, invoice, motive, None)
+
+
+_UUID = re.compile(
+    r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE
+)
+
+
+def _take_substitute(
+    turn: Turn, understanding: Understanding, invoice: Invoice
+) -> Reply | None:
+    written = _UUID.search(turn.inbound.text)
+    substitute_uuid: str | None = None
+    if written:
+        substitute_uuid = written.group(0).upper()
+    elif understanding.entities.invoice_refs:
+        [substitute] = find_invoices(turn, understanding.entities.invoice_refs[:1])
+        substitute_uuid = substitute.uuid
+    elif understanding.intent not in (Intent.UNKNOWN, Intent.CONFIRM_NO):
+        return None
+    else:
+        return Reply().say(
+            "Escribe la serie y folio de la factura que sustituye, por ejemplo "
+            "«A-103», o «cancelar» para dejarlo."
+        )
+    return _propose_cancel(turn, invoice, "01", substitute_uuid)
+
+
+def _propose_cancel(
+    turn: Turn, invoice: Invoice, motive: str, substitute_uuid: str | None
+) -> Reply:
+    check_cancellable(
+        turn.session,
+        business=turn.business,
+        invoice=invoice,
+        motive=motive,
+        substitute_uuid=substitute_uuid,
+    )
+    lines = [
+        f"Cancelo ante el SAT la {invoice.label} ({_describe(invoice)}).",
+        f"Motivo {motive}: {MOTIVES[motive]}.",
+    ]
+    if substitute_uuid:
+        lines.append(f"La sustituye el folio fiscal {substitute_uuid}.")
+    lines.append("¿La cancelo?")
+    payload = {
+        "invoice_id": invoice.id,
+        "motive": motive,
+        "substitute_uuid": substitute_uuid,
+    }
+    return actions.propose(turn, CANCEL_ACTION, payload, "\n".join(lines))
+
+
+def do_cancel_invoice(turn: Turn, payload: dict[str, Any]) -> Reply:
+    invoice = turn.session.get(Invoice, payload["invoice_id"], with_for_update=True)
+    if invoice is None or invoice.business_id != turn.business.id:
+        raise NotFound("Ya no encuentro esa factura.")
+    signer, pac = _stamping_tools(turn)
+    row = request_cancellation(
+        turn.session,
+        business=turn.business,
+        invoice=invoice,
+        motive=payload["motive"],
+        signer=signer,
+        pac=pac,
+        now=turn.now,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        substitute_uuid=payload.get("substitute_uuid"),
+    )
+    forget_pdf(turn.session, business_id=turn.business.id, uuid=invoice.uuid or "")
+    if row.status == CancelStatus.CANCELLED:
+        return Reply().say(
+            f"Listo ✅ El SAT canceló la {invoice.label}; ya no cuenta en lo que te "
+            f"debe {_name(invoice.contact)}."
+        )
+    return Reply().say(
+        f"Pedí la cancelación de la {invoice.label}. El SAT le pide a "
+        f"{_name(invoice.contact)} que la acepte (tiene 3 días hábiles); mientras, "
+        "la factura sigue vigente. Te aviso cuando responda."
+    )
+
+
+# ---- shared pieces -------------------------------------------------------------
+
+
+def _stamping_tools(turn: Turn) -> tuple[Signer, Pac]:
+    """The CSD opened as a signer and the PAC, or a Spanish reason why not."""
+    config: SatConfig | None = getattr(turn.config, "sat", None)
+    if config is None:
+        raise ProviderError(NOT_CONFIGURED, temporary=False)
+    signer = load_signer(
+        turn.session,
+        business_id=turn.business.id,
+        kind=CredentialKind.CSD,
+        secrets_key=config.secrets_key,
+        now=turn.now,
+    )
+    return signer, config.pac()
+
+
+def _require_csd(turn: Turn) -> None:
+    if (
+        credential_info(
+            turn.session, business_id=turn.business.id, kind=CredentialKind.CSD
+        )
+        is None
+    ):
+        raise InvalidInput(
+            "Aún no tengo tu CSD (sello digital) para timbrar. Súbelo con "
+            "`cobra sat credentials` y vuelve a pedírmelo."
+        )
+
+
+_MOTIVE_WORDS = {"uno": "01", "dos": "02", "tres": "03", "cuatro": "04"}
+
+
+def _motive(text: str) -> str | None:
+    folded = fold(text).strip(" .¿?¡!")
+    found = re.fullmatch(r"(?:motivo\s*|el\s*|opcion\s*)?0?([1-4])\b.*", folded)
+    if found:
+        return f"0{found.group(1)}"
+    word = re.fullmatch(r"(?:motivo\s*|el\s*)?(uno|dos|tres|cuatro)\b.*", folded)
+    return _MOTIVE_WORDS[word.group(1)] if word else None
+
+
+def _numbered_motives() -> str:
+    return motive_menu()
+
+
+def _describe(invoice: Invoice) -> str:
+    return f"{money(invoice.total, invoice.currency)} de {_name(invoice.contact)}"
+
+
+def _complement_folio(xml: str | None) -> str:
+    found = re.search(r'\sFolio="([^"]+)"', xml or "")
+    return found.group(1) if found else "?"
+
+
+def _name(contact: Contact) -> str:
+    return contact.trade_name or contact.name
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+actions.register(ISSUE_ACTION, do_issue_invoice)
+actions.register(COMPLEMENT_ACTION, do_issue_complement)
+actions.register(CANCEL_ACTION, do_cancel_invoice)
+
+INTENTS = {
+    Intent.ISSUE_INVOICE: ask_issue_invoice,
+    Intent.ISSUE_COMPLEMENT: ask_issue_complement,
+    Intent.CANCEL_INVOICE: ask_cancel_invoice,
+}
+STEPS = {CANCEL_FLOW: cancel_step}
+OWNER_ONLY = frozenset(INTENTS)
