@@ -16,6 +16,8 @@ import hashlib
 import hmac
 import json
 import logging
+import queue
+import threading
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -49,6 +51,7 @@ JOB_INTERVAL_SECONDS = 30
 # Keys of `Runtime.extras` that tests and deployments may set.
 CLOCK = "stp.clock"
 CLIENT = "stp.client"
+WORKER = "stp.worker"
 
 # The order of the fields in the "cadena original" STP signs for a transfer order.
 ORDER_FIELDS = (
@@ -119,7 +122,91 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     router.add_api_route(DEPOSIT_PATH, handle_deposit, methods=["POST"])
     router.add_api_route(ORDER_STATUS_PATH, handle_order_status, methods=["POST"])
     app.include_router(router)
+    app.state.startup.append(start_worker)
     app.state.startup.append(start_jobs)
+
+
+class DepositWorker:
+    """Applies stored deposits one at a time, off the webhook's answer.
+
+    One thread, so applications never compete with each other for the database;
+    what it had queued when the process stops is still `received` in the
+    database and is picked up by `run_jobs` (or at the next start).
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.queue: queue.Queue[int | None] = queue.Queue()
+        self.thread = threading.Thread(
+            target=self._run, name="stp-deposits", daemon=True
+        )
+        self.running = False
+
+    def start(self) -> None:
+        self.running = True
+        self.thread.start()
+
+    def submit(self, deposit_id: int) -> None:
+        self.queue.put(deposit_id)
+
+    def wait_idle(self) -> None:
+        """Until everything submitted so far is applied (tests, benchmarks)."""
+        self.queue.join()
+
+    def stop(self) -> None:
+        self.running = False
+        self.queue.put(None)
+        self.thread.join(timeout=30)
+
+    def _run(self) -> None:
+        config = receipt_config(self.runtime)
+        clock = clock_of(self.runtime)
+        while True:
+            deposit_id = self.queue.get()
+            try:
+                if deposit_id is None:
+                    return
+                deposits.apply_stored(
+                    self.runtime.factory,
+                    deposit_id=deposit_id,
+                    config=config,
+                    now=clock(),
+                )
+            except Exception:
+                log.exception(
+                    "stp deposit worker failed", extra={"deposit_id": deposit_id}
+                )
+            finally:
+                self.queue.task_done()
+
+
+async def start_worker(
+    app: FastAPI, runtime: Runtime, run_scheduler: bool
+) -> Callable[[], Awaitable[None]]:
+    """The deposit worker, with whatever an earlier process left `received`."""
+    worker = DepositWorker(runtime)
+    worker.start()
+    runtime.extras[WORKER] = worker
+    for deposit_id in await run_in_threadpool(_left_received, runtime):
+        worker.submit(deposit_id)
+
+    async def stop() -> None:
+        await run_in_threadpool(worker.stop)
+        runtime.extras.pop(WORKER, None)
+
+    return stop
+
+
+def wait_for_deposits(runtime: Runtime) -> None:
+    """Block until the deposit worker has applied what it was given."""
+    worker: DepositWorker | None = runtime.extras.get(WORKER)
+    if worker is not None:
+        worker.wait_idle()
+
+
+def _left_received(runtime: Runtime) -> list[int]:
+    with runtime.factory() as session:
+        return deposits.received_ids(session)
 
 
 # --- webhooks: verify, then dispatch -------------------------------------------
@@ -160,13 +247,17 @@ async def handle_deposit(request: Request) -> Response:
     deposit_id, status = await run_in_threadpool(_store, runtime, notice, now)
     task = None
     if status == DepositStatus.RECEIVED:
-        task = BackgroundTask(
-            deposits.apply_stored,
-            runtime.factory,
-            deposit_id=deposit_id,
-            config=receipt_config(runtime),
-            now=now,
-        )
+        worker: DepositWorker | None = runtime.extras.get(WORKER)
+        if worker is not None and worker.running:
+            worker.submit(deposit_id)
+        else:
+            task = BackgroundTask(
+                deposits.apply_stored,
+                runtime.factory,
+                deposit_id=deposit_id,
+                config=receipt_config(runtime),
+                now=now,
+            )
     return JSONResponse(ACKNOWLEDGE, background=task)
 
 

@@ -236,6 +236,17 @@ def run_pending_deposits(
     return done
 
 
+def received_ids(session: Session) -> list[int]:
+    """Deposits stored but not applied yet, oldest first."""
+    return list(
+        session.scalars(
+            select(StpDeposit.id)
+            .where(StpDeposit.status == DepositStatus.RECEIVED)
+            .order_by(StpDeposit.id)
+        ).all()
+    )
+
+
 def unapplied_deposits(session: Session, *, business_id: int) -> Sequence[StpDeposit]:
     """What waits for the owner, oldest first."""
     return session.scalars(

@@ -62,7 +62,9 @@ def post_notice(
     body = json.dumps(notice).encode()
     headers = {"Content-Type": "application/json"}
     headers[stp.SIGNATURE_HEADER] = signature or stp.sign_body(secret, body)
-    return client.post(path, content=body, headers=headers)
+    response = client.post(path, content=body, headers=headers)
+    stp.wait_for_deposits(client.app.state.runtime)
+    return response
 
 
 @pytest.fixture
