@@ -16,7 +16,7 @@ from flows import financing
 from flows.errors import InvalidInput
 from flows.fmt import money
 from flows.messages import Button, Reply
-from handlers import actions, common
+from handlers import actions
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding, normalize
 from prompts.financing import chat
@@ -168,30 +168,10 @@ def take_answer(turn: Turn, understanding: Understanding) -> Reply | None:
 
     step = _current(application)
     if step == Step.CONFIRM:
-        return confirm_application(turn, application)
+        return answer_summary(turn, application, understanding)
     if _is_another_request(understanding, step, text):
         return None
     return STATES[step](turn, application, text)
-
-
-def confirm_or_edit(turn: Turn, understanding: Understanding) -> Reply | None:
-    """The summary's Sí/No; while it waits, "cambiar la CLABE" or "atrás" still edit.
-
-    Takes the shared confirmation step's place and hands every other pending
-    action back to it unchanged.
-    """
-    data = turn.conversation.data or {}
-    if data.get("action") != SUBMIT_ACTION:
-        return common.confirm_step(turn, understanding)
-    application = _draft(turn)
-    if application is not None:
-        if understanding.intent == Intent.CONFIRM_NO:
-            turn.finish()
-            return Reply().say(chat.NOT_SENT)
-        moved = navigate(turn, application, _text(turn))
-        if moved is not None:
-            return moved
-    return common.confirm_step(turn, understanding)
 
 
 def navigate(turn: Turn, application: FinancingApplication, text: str) -> Reply | None:
@@ -362,12 +342,28 @@ def confirm_application(
     """The summary with sensitive fields masked, and the Sí/No to send it."""
     application.step = Step.CONFIRM
     lines = "\n".join(financing.summary_lines(application))
-    return actions.propose(
+    reply = actions.propose(
         turn,
         SUBMIT_ACTION,
         {"application_id": application.id},
         chat.SUMMARY.format(lines=lines),
     )
+    # The Sí/No is answered in this flow, so "cambiar la CLABE" still edits.
+    turn.start(FLOW, Step.CONFIRM, {"application_id": application.id})
+    return reply
+
+
+def answer_summary(
+    turn: Turn, application: FinancingApplication, understanding: Understanding
+) -> Reply:
+    """Sí sends the application (through the registered action); No keeps it."""
+    shown = turn.conversation.step == Step.CONFIRM
+    if understanding.intent == Intent.CONFIRM_YES and shown:
+        return actions.run(turn, SUBMIT_ACTION, {"application_id": application.id})
+    if understanding.intent == Intent.CONFIRM_NO:
+        turn.finish()
+        return Reply().say(chat.NOT_SENT)
+    return confirm_application(turn, application)
 
 
 def submit_application(turn: Turn, payload: dict[str, Any]) -> Reply:
@@ -523,7 +519,4 @@ INTENTS = {
     Intent.FINANCING_START: start_application,
     Intent.FINANCING_STATUS: financing_status,
 }
-STEPS = {
-    FLOW: take_answer,
-    actions.CONFIRM_FLOW: confirm_or_edit,
-}
+STEPS = {FLOW: take_answer}
