@@ -112,7 +112,14 @@ _IVA_WORDS = re.compile(
     r"\b(?:con\s+)?i\.?v\.?a\.?(?:\s+incluido)?\b|\bneto\b|\+", re.IGNORECASE
 )
 _CONCEPT = re.compile(
-    r"\s(?:por\s+concepto\s+de|por\s+(?!favor\b)|concepto:?|de\s+concepto)\s*(.+)$",
+    r"\s(?:por\s+concepto\s+de|concepto:?|de\s+concepto|por)\s+(?!favor\b)"
+    r"(?![$\d])(.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+# "... por 3,500 de reparación": the concept right after the amount.
+_CONCEPT_AFTER_AMOUNT = re.compile(
+    r"[\d.,]+\s*(?:mil|k)?\s*(?:pesos\s+)?(?:(?:m[aá]s|\+)\s*iva\s+|"
+    r"iva\s+incluido\s+)?(?:de|por)\s+(?![$\d])(.+)$",
     re.IGNORECASE | re.DOTALL,
 )
 _COMPLEMENT_WORDS = re.compile(
@@ -136,11 +143,11 @@ def read_invoice_request(text: str) -> InvoiceRequest:
     the customer's name, the concept and whether IVA goes on top of the amount."""
     concept = ""
     head = text
-    found = _CONCEPT.search(text)
+    found = _CONCEPT.search(text) or _CONCEPT_AFTER_AMOUNT.search(text)
     if found:
         concept = found.group(1).strip(" .")
         head = text[: found.start()]
-    plus_iva = bool(_PLUS_IVA.search(fold(head)))
+    plus_iva = bool(_PLUS_IVA.search(fold(text[: found.start(1)] if found else text)))
     head = _VERBS.sub(" ", head)
     head = _PLUS_IVA.sub(" ", head)
     head = _IVA_WORDS.sub(" ", head)
@@ -365,7 +372,7 @@ def ask_cancel_invoice(turn: Turn, understanding: Understanding) -> Reply:
     turn.start(CANCEL_FLOW, CancelStep.MOTIVE, {"invoice_id": invoice.id})
     return Reply().say(
         f"¿Por qué motivo cancelo la {invoice.label} ({_describe(invoice)})?\n"
-        f"{_numbered_motives()}\nContesta con el número (1 a 4)."
+        f"{motive_menu()}\nContesta con el número (1 a 4)."
     )
 
 
@@ -389,7 +396,7 @@ def _take_motive(
         if understanding.intent not in (Intent.UNKNOWN, Intent.CONFIRM_NO):
             return None
         return Reply().say(
-            f"Contesta con el número del motivo (1 a 4):\n{_numbered_motives()}"
+            f"Contesta con el número del motivo (1 a 4):\n{motive_menu()}"
         )
     if motive == "01":
         turn.start(
@@ -525,10 +532,6 @@ def _motive(text: str) -> str | None:
         return f"0{found.group(1)}"
     word = re.fullmatch(r"(?:motivo\s*|el\s*)?(uno|dos|tres|cuatro)\b.*", folded)
     return _MOTIVE_WORDS[word.group(1)] if word else None
-
-
-def _numbered_motives() -> str:
-    return motive_menu()
 
 
 def _describe(invoice: Invoice) -> str:

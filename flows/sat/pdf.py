@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from fpdf import FPDF
@@ -73,7 +73,6 @@ class Facts:
     lines: tuple[Line, ...] = ()
     payments: tuple[tuple[str, str, str, tuple[Paid, ...]], ...] = ()
     seals: tuple[str, str, str] = ("", "", "")
-    notes: list[str] = field(default_factory=list)
 
 
 def cached_pdf(
