@@ -19,43 +19,43 @@ from flows.money import Allocation, due_date_for, record_payment
 from storage import repo
 from storage.models import Contact, Invoice, InvoiceSource, InvoiceStatus
 
-DEMO_RFC = "DNO150301QK7"
+DEMO_RFC = "DNO150301QKA"
 DEMO_NAME = "Distribuidora El Nopal"
 DEMO_OWNER_WHATSAPP = "+525500000001"
 
 CUSTOMERS = (
-    ("Abarrotes La Esperanza SA de CV", "ALE980312JK4", "La Esperanza"),
-    ("Acme Industrial de México SA de CV", "AIM050610RT2", "Acme"),
+    ("Abarrotes La Esperanza SA de CV", "ALE980312JK9", "La Esperanza"),
+    ("Acme Industrial de México SA de CV", "AIM050610RTA", "Acme"),
     ("Grupo Norte Comercializadora SA de CV", "GNC101115PL8", "Grupo Norte"),
-    ("Grupo Constructor del Sureste SA de CV", "GCS120420MN3", "Constructora del Sureste"),
-    ("Farmacias Santa Fe SA de CV", "FSF090901AB5", "Farmacias Santa Fe"),
+    ("Grupo Constructor del Sureste SA de CV", "GCS120420MNA", "Constructora del Sureste"),
+    ("Farmacias Santa Fe SA de CV", "FSF090901AB8", "Farmacias Santa Fe"),
     ("Restaurantes Peña y Asociados SC", "RPA140214HJ9", "Peña"),
-    ("Hotel Quinta Real del Mar SA de CV", "HQR070707QW1", "Quinta Real"),
-    ("Papelería y Oficinas Tolteca SA de CV", "POT111111ER6", "Tolteca"),
-    ("Talleres Mecánicos Hermanos Ruiz SA de CV", "TMH160505TY7", "Hermanos Ruiz"),
-    ("Comercial Frutera del Bajío SA de CV", "CFB130303UI2", "Frutera del Bajío"),
-    ("Servicios Logísticos Águila SA de CV", "SLA150808OP4", "Águila"),
-    ("Escuela Montessori Coyoacán AC", "EMC000101AS8", "Montessori Coyoacán"),
-    ("Clínica Dental Sonrisas SC", "CDS170612DF3", "Sonrisas"),
-    ("Panificadora La Espiga de Oro SA de CV", "PEO080808GH5", "La Espiga"),
-    ("Ferretería El Martillo SA de CV", "FMA060606JK1", "El Martillo"),
-    ("Cafetería Los Portales SA de CV", "CPO190909LZ6", "Los Portales"),
-    ("Distribuidora de Carnes Selectas SA de CV", "DCS100210XC4", "Carnes Selectas"),
-    ("Muebles y Decoración Casa Bella SA de CV", "MDC180101VB7", "Casa Bella"),
-    ("Lavandería Express Polanco SA de CV", "LEP200315NM2", "Lavandería Express"),
-    ("María Fernanda López Hernández", "LOHM850412QA3", None),
+    ("Hotel Quinta Real del Mar SA de CV", "HQR070707QW5", "Quinta Real"),
+    ("Papelería y Oficinas Tolteca SA de CV", "POT111111ER2", "Tolteca"),
+    ("Talleres Mecánicos Hermanos Ruiz SA de CV", "TMH160505TY9", "Hermanos Ruiz"),
+    ("Comercial Frutera del Bajío SA de CV", "CFB130303UI8", "Frutera del Bajío"),
+    ("Servicios Logísticos Águila SA de CV", "SLA150808OP3", "Águila"),
+    ("Escuela Montessori Coyoacán AC", "EMC000101AS2", "Montessori Coyoacán"),
+    ("Clínica Dental Sonrisas SC", "CDS170612DF2", "Sonrisas"),
+    ("Panificadora La Espiga de Oro SA de CV", "PEO080808GH7", "La Espiga"),
+    ("Ferretería El Martillo SA de CV", "FMA060606JK2", "El Martillo"),
+    ("Cafetería Los Portales SA de CV", "CPO190909LZ7", "Los Portales"),
+    ("Distribuidora de Carnes Selectas SA de CV", "DCS100210XCA", "Carnes Selectas"),
+    ("Muebles y Decoración Casa Bella SA de CV", "MDC180101VB1", "Casa Bella"),
+    ("Lavandería Express Polanco SA de CV", "LEP200315NMA", "Lavandería Express"),
+    ("María Fernanda López Hernández", "LOHM850412QA2", None),
 )
 SUPPLIERS = (
-    ("Papelera del Norte SA de CV", "PNO990101WS5"),
-    ("Transportes Rápidos de Occidente SA de CV", "TRO030303ED6"),
-    ("Empaques y Cartón Industrial SA de CV", "ECI040404RF7"),
-    ("Servicios de Limpieza Brillo SA de CV", "SLB050505TG8"),
-    ("Combustibles del Centro SA de CV", "CCE060606YH9"),
-    ("Telecomunicaciones Enlace SA de CV", "TEN070707UJ1"),
-    ("Arrendadora de Montacargas SA de CV", "AMO080808IK2"),
+    ("Papelera del Norte SA de CV", "PNO990101WS1"),
+    ("Transportes Rápidos de Occidente SA de CV", "TRO030303ED8"),
+    ("Empaques y Cartón Industrial SA de CV", "ECI040404RF8"),
+    ("Servicios de Limpieza Brillo SA de CV", "SLB050505TG4"),
+    ("Combustibles del Centro SA de CV", "CCE060606YH0"),
+    ("Telecomunicaciones Enlace SA de CV", "TEN070707UJ3"),
+    ("Arrendadora de Montacargas SA de CV", "AMO080808IK0"),
     ("Despacho Contable Ramírez y Asociados SC", "DCR090909OL3"),
-    ("Seguridad Privada Centinela SA de CV", "SPC101010PZ4"),
-    ("Importadora de Refacciones Asia SA de CV", "IRA111111AX5"),
+    ("Seguridad Privada Centinela SA de CV", "SPC101010PZ2"),
+    ("Importadora de Refacciones Asia SA de CV", "IRA111111AX1"),
 )
 CONCEPTS = (
     "Abarrotes surtidos",

@@ -61,7 +61,7 @@ def test_serve_demo_starts_and_seeds_once(tmp_path: Path) -> None:
         finally:
             process.terminate()
             output = process.communicate(timeout=30)[0].decode()
-        assert "DNO150301QK7" in output
+        assert "DNO150301QKA" in output
     assert "existente" in output  # the second start reuses the demo business
 
 

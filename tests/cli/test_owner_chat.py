@@ -29,7 +29,7 @@ def books(cobra, db):  # type: ignore[no-untyped-def]
     with db.session() as s, s.begin():
         business = s.query(Business).one()
         acme = make_contact(s, business, name="Acme Industrial SA de CV",
-                            rfc="AIM050610RT2", emails="pagos@acme.mx")
+                            rfc="AIM050610RTA", emails="pagos@acme.mx")
         norte = make_contact(s, business, name="Grupo Norte SA de CV",
                              rfc="GNC101115PL8", whatsapp="+525512340000")
         make_contact(s, business, name="Grupo Sur SA de CV", rfc="GSU101115PL8")
@@ -144,7 +144,7 @@ def test_links_contacts_and_reminders(books, db) -> None:  # type: ignore[no-unt
     new = say(books, "nuevo link para acme")
     assert "el anterior ya no abre" in new
     with db.session() as s:
-        acme = s.query(Contact).filter_by(rfc="AIM050610RT2").one()
+        acme = s.query(Contact).filter_by(rfc="AIM050610RTA").one()
         assert acme.whatsapp == "+525587654321" and acme.whatsapp_reminders
         assert s.query(Business).one().reminders_paused
         assert s.query(Contact).filter_by(rfc="GNC101115PL8").one().invoices_hidden

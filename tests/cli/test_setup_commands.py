@@ -52,26 +52,26 @@ def test_usage_and_user_errors_have_clean_exit_codes(cobra) -> None:  # type: ig
 
 
 def test_contact_update_and_show_json(cobra, db) -> None:  # type: ignore[no-untyped-def]
-    cobra("business create --name Nopal --rfc DNO150301QK7 --owner-email d@n.mx")
-    cobra("business update --rfc DNO150301QK7 --stp-account-prefix 1234")
+    cobra("business create --name Nopal --rfc DNO150301QKA --owner-email d@n.mx")
+    cobra("business update --rfc DNO150301QKA --stp-account-prefix 1234")
     with db.session() as s, s.begin():
         business = s.query(Business).one()
-        acme = make_contact(s, business, rfc="AIM050610RT2", name="Acme")
+        acme = make_contact(s, business, rfc="AIM050610RTA", name="Acme")
         make_invoice(s, acme, total="1160.00")
         make_invoice(s, acme, total="500.00", currency="USD")
 
     result = cobra(
-        "contact update --business DNO150301QK7 --rfc AIM050610RT2 "
+        "contact update --business DNO150301QKA --rfc AIM050610RTA "
         "--whatsapp '55 1234 5678' --email Pagos@Acme.mx --terms-days 15 "
         "--whatsapp-reminders on"
     )
     assert result.exit_code == 0, result.stderr
     bad = cobra(
-        "contact update --business DNO150301QK7 --rfc AIM050610RT2 --email nada"
+        "contact update --business DNO150301QKA --rfc AIM050610RTA --email nada"
     )
     assert bad.exit_code == 1 and "correo" in bad.stderr
 
-    shown = cobra("contact show --business DNO150301QK7 --rfc AIM050610RT2 --json")
+    shown = cobra("contact show --business DNO150301QKA --rfc AIM050610RTA --json")
     assert shown.exit_code == 0, shown.stderr
     data = json.loads(shown.output)
     assert data["emails"] == ["pagos@acme.mx"]
@@ -86,14 +86,14 @@ def test_contact_update_and_show_json(cobra, db) -> None:  # type: ignore[no-unt
 
     # The link is stable until rotated, and only its hash is stored.
     again = json.loads(
-        cobra("contact show --business DNO150301QK7 --rfc AIM050610RT2 --json").output
+        cobra("contact show --business DNO150301QKA --rfc AIM050610RTA --json").output
     )
     assert again["portal_url"] == data["portal_url"]
     token = data["portal_url"].rsplit("/", 1)[1]
     with db.session() as s:
-        contact = s.query(Contact).filter_by(rfc="AIM050610RT2").one()
+        contact = s.query(Contact).filter_by(rfc="AIM050610RTA").one()
         assert contact.portal_token_hash and token not in contact.portal_token_hash
 
-    text = cobra("contact show --business DNO150301QK7 --rfc AIM050610RT2")
+    text = cobra("contact show --business DNO150301QKA --rfc AIM050610RTA")
     assert "Saldo MXN: $1,160.00" in text.output
     assert "Saldo USD: US$500.00" in text.output
