@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # Shared by every Cobra process on one PostgreSQL database.
 PLANNING_LOCK = 727274002
 CHANNELS = ("email", "whatsapp", "telegram", "webhook")
+# Threads sending one pass's messages; providers answer slower than the database.
+DELIVERY_THREADS = 4
 
 Clock = Callable[[], dt.datetime]
 
@@ -106,9 +108,12 @@ def run_outbox(
     now: dt.datetime,
     senders: dict[str, Sender],
     limit: int = 200,
+    workers: int = DELIVERY_THREADS,
 ) -> DeliveryCounts:
     """One delivery pass; any number of processes may run it at once."""
-    return deliver_pending(runtime.factory, senders=senders, now=now, limit=limit)
+    return deliver_pending(
+        runtime.factory, senders=senders, now=now, limit=limit, workers=workers
+    )
 
 
 def install(app: FastAPI, runtime: Runtime, *, clock: Clock = wall_clock) -> None:

@@ -1,7 +1,8 @@
 """Email out through SMTP (standard library): HTML with a plain-text part, attachments.
 
-One connection is kept open between messages and opened again when it drops. SMTP
-replies map onto `ProviderError`: 4xx and network trouble are temporary, 5xx not.
+Each thread keeps its connection open between messages and opens it again when it
+drops. SMTP replies map onto `ProviderError`: 4xx and network trouble are temporary,
+5xx not.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class SmtpSender:
         self.timeout = timeout
         # None: use STARTTLS when the server offers it and we log in.
         self.starttls = starttls
-        self._connection: smtplib.SMTP | None = None
+        self._local = threading.local()
         self._lock = threading.Lock()
+        self._open: set[smtplib.SMTP] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpSender:
@@ -91,8 +93,7 @@ class SmtpSender:
         recipients = [a for _, a in getaddresses([message.recipient]) if a]
         if not recipients:
             raise ProviderError("el correo no tiene destinatario", temporary=False)
-        with self._lock:
-            self._send(email, recipients)
+        self._send(email, recipients)
         return str(email["Message-ID"])
 
     def _send(self, email: EmailMessage, recipients: list[str]) -> None:
@@ -132,8 +133,9 @@ class SmtpSender:
             return
 
     def _connect(self) -> smtplib.SMTP:
-        if self._connection is not None:
-            return self._connection
+        connection: smtplib.SMTP | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
         connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         connection.ehlo()
         wants_tls = self.starttls
@@ -144,21 +146,32 @@ class SmtpSender:
             connection.ehlo()
         if self.user and self.password:
             connection.login(self.user, self.password)
-        self._connection = connection
+        self._local.connection = connection
+        with self._lock:
+            self._open.add(connection)
         return connection
 
     def _drop(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is None:
-            return
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            self._quit(connection)
+
+    def _quit(self, connection: smtplib.SMTP) -> None:
+        with self._lock:
+            self._open.discard(connection)
         try:
             connection.quit()
         except (OSError, smtplib.SMTPException):
             connection.close()
 
     def close(self) -> None:
+        """Close every thread's connection (after the delivery threads are done)."""
         with self._lock:
-            self._drop()
+            connections = list(self._open)
+        for connection in connections:
+            self._quit(connection)
+        self._local = threading.local()
 
 
 def _all_temporary(refused: dict[str, tuple[int, bytes]]) -> bool:

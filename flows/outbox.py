@@ -7,13 +7,15 @@ retries (see the delivery functions below).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -77,7 +79,7 @@ def enqueue(
 
 
 def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Queue many messages in one statement; returns how many were new.
+    """Queue many messages in one round of statements; returns how many were new.
 
     Each row has `enqueue`'s fields; a dedupe key seen before is skipped.
     """
@@ -99,14 +101,54 @@ def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
         }
         for row in rows
     ]
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    if is_postgres(session):
+        return _enqueue_many_pg(session, values)
+    table = OutboundMessage.__table__
+    assert isinstance(table, Table)
     statement = (
-        insert(OutboundMessage)
-        .values(values)
+        sqlite_insert(table)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboundMessage.id)
+        .returning(table.c.id)
     )
-    return len(session.execute(statement).all())
+    # Core executemany: SQLAlchemy batches the rows into multi-row INSERTs with
+    # one compiled statement; a skipped duplicate returns no id.
+    return len(session.connection().execute(statement, values).all())
+
+
+_PG_MANY = text(
+    """
+    INSERT INTO outbound_message (business_id, contact_id, channel, recipient,
+        template, payload, dedupe_key, status, attempts, next_attempt_at, created_at)
+    SELECT r.business_id, r.contact_id, r.channel, r.recipient, r.template,
+        r.payload, r.dedupe_key, r.status, r.attempts, r.next_attempt_at,
+        r.created_at
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(business_id int,
+        contact_id int, channel text, recipient text, template text, payload json,
+        dedupe_key text, status text, attempts int, next_attempt_at timestamptz,
+        created_at timestamptz)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+    """
+)
+
+
+def _enqueue_many_pg(session: Session, values: list[dict[str, Any]]) -> int:
+    """PostgreSQL: the rows travel as one JSON parameter and unfold on the server,
+    which is several times faster than a many-row VALUES statement."""
+    rows = json.dumps(
+        [
+            {
+                **row,
+                "status": str(row["status"]),
+                "next_attempt_at": row["next_attempt_at"].isoformat(),
+                "created_at": row["created_at"].isoformat(),
+            }
+            for row in values
+        ],
+        ensure_ascii=False,
+        default=str,
+    )
+    return len(session.execute(_PG_MANY, {"rows": rows}).all())
 
 
 # --- Delivery ---------------------------------------------------------------
@@ -212,12 +254,14 @@ def deliver_pending(
     lease: dt.timedelta = LEASE,
     render: Callable[[Session, OutboundMessage, dt.datetime], RenderedMessage]
     | None = None,
+    workers: int = 1,
 ) -> DeliveryCounts:
     """One delivery pass: recover rows a stopped process left, claim, send, record.
 
     Safe to run in any number of processes at once: a row is claimed by one pass
     (`FOR UPDATE SKIP LOCKED` on PostgreSQL, a conditional UPDATE on SQLite) and
-    marked `sending`, committed, before its provider is called.
+    marked `sending`, committed, before its provider is called. With `workers`,
+    the claimed rows are sent by that many threads (senders must allow it).
     """
     if render is None:
         from flows.render import render_outbound
@@ -229,8 +273,9 @@ def deliver_pending(
     token = secrets.token_hex(16)
     ids = claim(factory, token=token, now=now, limit=limit, lease=lease)
     counts.claimed = len(ids)
-    for outbox_id in ids:
-        _deliver_one(
+
+    def deliver(outbox_id: int) -> str | None:
+        return _deliver_one(
             factory,
             outbox_id=outbox_id,
             token=token,
@@ -238,8 +283,16 @@ def deliver_pending(
             now=now,
             lease=lease,
             render=render,
-            counts=counts,
         )
+
+    if workers > 1 and len(ids) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = list(pool.map(deliver, ids))
+    else:
+        outcomes = [deliver(outbox_id) for outbox_id in ids]
+    for outcome in outcomes:
+        if outcome is not None:
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
     if ids:
         log.info("outbox pass done", extra=counts.as_dict())
     return counts
@@ -307,102 +360,124 @@ def _deliver_one(
     now: dt.datetime,
     lease: dt.timedelta,
     render: Callable[[Session, OutboundMessage, dt.datetime], RenderedMessage],
-    counts: DeliveryCounts,
-) -> None:
-    # Step 1: mark the row `sending` and commit before the provider hears of it.
-    with factory() as session, session.begin():
-        started = session.scalar(
-            update(OutboundMessage)
-            .where(
-                OutboundMessage.id == outbox_id,
-                OutboundMessage.claim_token == token,
-                OutboundMessage.status == OutboxStatus.PENDING,
-            )
-            .values(
-                status=OutboxStatus.SENDING,
-                claimed_until=now + lease,
-                attempts=OutboundMessage.attempts + 1,
-            )
-            .returning(OutboundMessage.id)
-            .execution_options(synchronize_session=False)
-        )
-        if started is None:
-            return
-        row = session.get(OutboundMessage, outbox_id)
-        assert row is not None
-        error: ProviderError | None = None
-        message: RenderedMessage | None = None
-        try:
-            message = render(session, row, now)
-        except ProviderError as exc:
-            error = exc
-        except Exception as exc:  # a template or payload bug: no retry will fix it
-            log.exception("outbox message could not be rendered")
-            error = ProviderError(f"render: {exc}", temporary=False)
-        channel = row.channel
+) -> str | None:
+    """Send one claimed row; returns the outcome's counter name, None if skipped.
 
-    # Step 2: the provider call, outside any transaction.
-    provider_id: str | None = None
-    if error is None and message is not None:
-        sender = senders.get(channel)
-        if sender is None:
-            error = ProviderError(f"no hay remitente para {channel}", temporary=True)
-        else:
+    One session (one pooled connection) for the whole row, three short
+    transactions: mark `sending`, call the provider outside any transaction,
+    record the outcome only if this pass still holds the row.
+    """
+    with factory() as session:
+        # Step 1: mark the row `sending` and commit before the provider hears of it.
+        with session.begin():
+            row = session.scalar(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id == outbox_id,
+                    OutboundMessage.claim_token == token,
+                    OutboundMessage.status == OutboxStatus.PENDING,
+                )
+                .values(
+                    status=OutboxStatus.SENDING,
+                    claimed_until=now + lease,
+                    attempts=OutboundMessage.attempts + 1,
+                )
+                .returning(OutboundMessage)
+                .execution_options(populate_existing=True)
+            )
+            if row is None:
+                return None
+            error: ProviderError | None = None
+            message: RenderedMessage | None = None
             try:
-                provider_id = sender.send(message)
+                message = render(session, row, now)
             except ProviderError as exc:
                 error = exc
-            except Exception as exc:  # an unexpected failure: retry, then dead
-                log.exception("sender failed unexpectedly", extra={"channel": channel})
-                error = ProviderError(str(exc), temporary=True)
+            except Exception as exc:  # a template or payload bug: no retry helps
+                log.exception("outbox message could not be rendered")
+                error = ProviderError(f"render: {exc}", temporary=False)
+        session.expunge(row)
 
-    # Step 3: record the outcome, only if this pass still holds the row.
-    with factory() as session, session.begin():
-        row = session.scalar(
-            select(OutboundMessage)
-            .where(
-                OutboundMessage.id == outbox_id,
-                OutboundMessage.claim_token == token,
-                OutboundMessage.status == OutboxStatus.SENDING,
+        # Step 2: the provider call, outside any transaction.
+        provider_id: str | None = None
+        if error is None and message is not None:
+            provider_id, error = _send(senders, message)
+
+        # Step 3: record the outcome, only if this pass still holds the row.
+        outcome, values = _outcome(row, error, provider_id, now)
+        with session.begin():
+            held = session.scalar(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id == outbox_id,
+                    OutboundMessage.claim_token == token,
+                    OutboundMessage.status == OutboxStatus.SENDING,
+                )
+                .values(claim_token=None, claimed_until=None, **values)
+                .returning(OutboundMessage.id)
+                .execution_options(synchronize_session=False)
             )
-            .with_for_update()
+            if held is None:
+                log.warning(
+                    "outbox row changed hands during its send",
+                    extra={"outbox_id": outbox_id, "channel": row.channel},
+                )
+                return None
+            if outcome == "dead":
+                row.last_error = values["last_error"]
+                notify_owner(session, row=row, kind="dead", now=now)
+    return outcome
+
+
+def _send(
+    senders: Mapping[str, Sender], message: RenderedMessage
+) -> tuple[str | None, ProviderError | None]:
+    sender = senders.get(message.channel)
+    if sender is None:
+        return None, ProviderError(f"no hay remitente para {message.channel}")
+    try:
+        return sender.send(message), None
+    except ProviderError as exc:
+        return None, exc
+    except Exception as exc:  # an unexpected failure: retry, then dead
+        log.exception("sender failed unexpectedly", extra={"channel": message.channel})
+        return None, ProviderError(str(exc), temporary=True)
+
+
+def _outcome(
+    row: OutboundMessage,
+    error: ProviderError | None,
+    provider_id: str | None,
+    now: dt.datetime,
+) -> tuple[str, dict[str, Any]]:
+    """What to write after a send: sent, retried later with backoff, or dead."""
+    if error is None:
+        return "sent", {
+            "status": OutboxStatus.SENT,
+            "provider_id": provider_id,
+            "sent_at": now,
+            "last_error": None,
+        }
+    last_error = error.message[:2000]
+    if error.temporary and row.attempts < MAX_ATTEMPTS:
+        log.info(
+            "outbox send failed; will retry",
+            extra={
+                "outbox_id": row.id,
+                "channel": row.channel,
+                "attempts": row.attempts,
+            },
         )
-        if row is None:
-            log.warning(
-                "outbox row changed hands during its send",
-                extra={"outbox_id": outbox_id, "channel": channel},
-            )
-            return
-        row.claim_token = None
-        row.claimed_until = None
-        if error is None:
-            row.status = OutboxStatus.SENT
-            row.provider_id = provider_id
-            row.sent_at = now
-            row.last_error = None
-            counts.sent += 1
-            return
-        row.last_error = error.message[:2000]
-        if error.temporary and row.attempts < MAX_ATTEMPTS:
-            row.status = OutboxStatus.PENDING
-            row.next_attempt_at = now + backoff(row.attempts)
-            counts.retried += 1
-            log.info(
-                "outbox send failed; will retry",
-                extra={
-                    "outbox_id": row.id,
-                    "channel": channel,
-                    "attempts": row.attempts,
-                },
-            )
-            return
-        row.status = OutboxStatus.DEAD
-        counts.dead += 1
-        log.warning(
-            "outbox message dead",
-            extra={"outbox_id": row.id, "channel": channel, "attempts": row.attempts},
-        )
-        notify_owner(session, row=row, kind="dead", now=now)
+        return "retried", {
+            "status": OutboxStatus.PENDING,
+            "next_attempt_at": now + backoff(row.attempts),
+            "last_error": last_error,
+        }
+    log.warning(
+        "outbox message dead",
+        extra={"outbox_id": row.id, "channel": row.channel, "attempts": row.attempts},
+    )
+    return "dead", {"status": OutboxStatus.DEAD, "last_error": last_error}
 
 
 def recover_stalled(

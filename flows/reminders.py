@@ -11,8 +11,9 @@ import datetime as dt
 import heapq
 import logging
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from flows import payment_plans
 from flows.audit import audit
 from flows.business import portal_token, portal_url
 from flows.errors import Conflict, InvalidInput, NotFound
@@ -68,6 +70,8 @@ DIGEST_RELEASE = dt.time(10, 0)
 CATCH_UP_DAYS = 31
 MAX_LISTED = 20
 MAX_ATTACHED = 5
+# Threads writing a day's batches on PostgreSQL.
+WRITERS = 4
 EVENTS = ("issued", "due")
 REMINDER = "reminder"
 STATEMENT = "statement"
@@ -223,15 +227,11 @@ def plan_business(
     if day is None:
         return
 
-    batch: list[_Customer] = []
-    for customer in _due_customers(factory, day):
-        batch.append(customer)
-        if len(batch) >= batch_size:
-            _enqueue_reminders(
-                factory, day, batch, now, public_base_url, portal_key, counts
-            )
-            batch = []
-    _enqueue_reminders(factory, day, batch, now, public_base_url, portal_key, counts)
+    _enqueue_all(factory, day, now, public_base_url, portal_key, counts, batch_size)
+    # Invoices in an accepted payment plan are reminded by their instalments.
+    payment_plans.remind_instalments(
+        factory, business_id=business_id, today=day.today, now=now
+    )
 
     plan_statements(
         factory,
@@ -462,6 +462,7 @@ def _due_customers(factory: sessionmaker[Session], day: _Day) -> Iterator[_Custo
                 or_(email_ok, whatsapp_ok),
                 or_(*fires),
                 ~held_invoice(day.today),
+                ~payment_plans.planned_invoice(),
             )
             .order_by(Invoice.contact_id, Invoice.due_date, Invoice.id)
             .execution_options(yield_per=2000)
@@ -546,6 +547,87 @@ def _totals(pairs: Iterable[tuple[str, Decimal]]) -> list[dict[str, str]]:
     return [{"currency": c, "amount": str(a)} for c, a in sorted(sums.items())]
 
 
+def _enqueue_all(
+    factory: sessionmaker[Session],
+    day: _Day,
+    now: dt.datetime,
+    public_base_url: str,
+    portal_key: bytes,
+    counts: PlanCounts,
+    batch_size: int,
+) -> None:
+    """Stream the day's customers into batches, written by a few threads at once.
+
+    At most two batches per thread wait at a time, so memory stays flat however
+    many customers the day has. SQLite, with its one writer, uses one thread.
+    """
+    with factory() as session:
+        workers = WRITERS if is_postgres(session) else 1
+    in_flight: deque[Future[_BatchResult]] = deque()
+
+    def collect(future: Future[_BatchResult]) -> None:
+        result = future.result()
+        counts.customers += result.customers
+        counts.invoices += result.invoices
+        counts.messages += result.messages
+        counts.duplicates += result.duplicates
+        day.customers += result.customers
+        day.messages += result.messages
+        for currency, amount in result.totals.items():
+            day.totals[currency] += amount
+        for item in result.largest:
+            if len(day.top) < 5:
+                heapq.heappush(day.top, item)
+            else:
+                heapq.heappushpop(day.top, item)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        batch: list[_Customer] = []
+        for customer in _due_customers(factory, day):
+            batch.append(customer)
+            if len(batch) < batch_size:
+                continue
+            in_flight.append(
+                pool.submit(
+                    _enqueue_reminders,
+                    factory,
+                    day,
+                    batch,
+                    now,
+                    public_base_url,
+                    portal_key,
+                )
+            )
+            batch = []
+            while len(in_flight) >= 2 * workers:
+                collect(in_flight.popleft())
+        if batch:
+            in_flight.append(
+                pool.submit(
+                    _enqueue_reminders,
+                    factory,
+                    day,
+                    batch,
+                    now,
+                    public_base_url,
+                    portal_key,
+                )
+            )
+        while in_flight:
+            collect(in_flight.popleft())
+
+
+@dataclass
+class _BatchResult:
+    customers: int = 0
+    invoices: int = 0
+    messages: int = 0
+    duplicates: int = 0
+    totals: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    # The batch's own five largest customers: (amount, order, name, currency).
+    largest: list[tuple[Decimal, int, str, str]] = field(default_factory=list)
+
+
 def _enqueue_reminders(
     factory: sessionmaker[Session],
     day: _Day,
@@ -553,11 +635,9 @@ def _enqueue_reminders(
     now: dt.datetime,
     public_base_url: str,
     portal_key: bytes,
-    counts: PlanCounts,
-) -> None:
+) -> _BatchResult:
     """One transaction per batch: portal links, payloads, and the outbox rows."""
-    if not batch:
-        return
+    result = _BatchResult()
     with factory() as session, session.begin():
         business = session.get(Business, day.business_id)
         assert business is not None
@@ -591,14 +671,12 @@ def _enqueue_reminders(
                         "not_before": day.not_before,
                     }
                 )
-            counts.customers += 1
-            counts.invoices += len(lines)
-            day.customers += 1
-            _track_top(day, contact.name, lines)
-        new = enqueue_many(session, rows)
-        counts.messages += new
-        counts.duplicates += len(rows) - new
-        day.messages += new
+            result.customers += 1
+            result.invoices += len(lines)
+            _track_largest(result, contact.id, contact.name, lines)
+        result.messages = enqueue_many(session, rows)
+        result.duplicates = len(rows) - result.messages
+    return result
 
 
 def reminder_key(contact_id: int, day: dt.date, channel: str) -> str:
@@ -648,18 +726,20 @@ def _for_channel(
     return {**payload, "attach_invoice_ids": new[:MAX_ATTACHED]}
 
 
-def _track_top(day: _Day, name: str, lines: Sequence[_Line]) -> None:
-    """The digest's five largest customers, and its totals, in constant memory."""
+def _track_largest(
+    result: _BatchResult, order: int, name: str, lines: Sequence[_Line]
+) -> None:
+    """The digest's totals and five largest customers, in constant memory."""
     by_currency: dict[str, Decimal] = defaultdict(Decimal)
     for line in lines:
         by_currency[line.currency] += line.balance
-        day.totals[line.currency] += line.balance
+        result.totals[line.currency] += line.balance
     currency, amount = max(by_currency.items(), key=lambda kv: kv[1])
-    item = (amount, day.customers, name, currency)
-    if len(day.top) < 5:
-        heapq.heappush(day.top, item)
+    item = (amount, order, name, currency)
+    if len(result.largest) < 5:
+        heapq.heappush(result.largest, item)
     else:
-        heapq.heappushpop(day.top, item)
+        heapq.heappushpop(result.largest, item)
 
 
 # --- Statements ---------------------------------------------------------------
@@ -767,9 +847,19 @@ def _enqueue_statements(
         contacts = session.scalars(
             select(Contact).where(Contact.id.in_(contact_ids)).order_by(Contact.id)
         ).all()
-        invoices: dict[int, list[Invoice]] = defaultdict(list)
-        open_rows = session.scalars(
-            select(Invoice)
+        # Plain rows, not ORM objects: a statement can list many invoices.
+        invoices: dict[int, list[Any]] = defaultdict(list)
+        open_rows = session.execute(
+            select(
+                Invoice.contact_id,
+                Invoice.id,
+                Invoice.series,
+                Invoice.folio,
+                Invoice.uuid,
+                Invoice.currency,
+                Invoice.balance,
+                Invoice.due_date,
+            )
             .where(
                 Invoice.contact_id.in_(contact_ids),
                 Invoice.direction == Direction.RECEIVABLE,
@@ -811,12 +901,15 @@ def _enqueue_statements(
 def statement_payload(
     business: Business,
     contact: Contact,
-    invoices: Sequence[Invoice],
+    invoices: Sequence[Any],
     *,
     today: dt.date,
     portal: str | None,
 ) -> dict[str, Any]:
     """What a statement shows: open invoices, totals, what is overdue, how to pay.
+
+    `invoices` are the customer's open receivables, `Invoice` rows or plain rows
+    with the same column names.
 
     # Limitation: statements are HTML email only; there is no PDF, to keep heavy
     # rendering dependencies out of Cobra.
@@ -826,7 +919,9 @@ def statement_payload(
         note = "vencida" if invoice.due_date < today else None
         items.append(
             {
-                "label": invoice.label,
+                "label": _label(
+                    invoice.series, invoice.folio, invoice.uuid, invoice.id
+                ),
                 "currency": invoice.currency,
                 "balance": str(invoice.balance),
                 "due_date": invoice.due_date.isoformat(),
