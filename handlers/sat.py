@@ -107,7 +107,9 @@ _VERBS = re.compile(
     r"emitir|generale|genera|timbrale|timbra)\b(?:\s+(?:una|la)\s+factura\b)?",
     re.IGNORECASE,
 )
-_PLUS_IVA = re.compile(r"\b(?:m[aá]s|\+)\s*(?:el\s+)?i\.?v\.?a\.?\b|\+\s*iva\b", re.I)
+_PLUS_IVA = re.compile(
+    r"\b(?:m[aá]s|\+)\s*(?:el\s+)?i\.?v\.?a\.?\b|\+\s*iva\b", re.IGNORECASE
+)
 _IVA_WORDS = re.compile(
     r"\b(?:con\s+)?i\.?v\.?a\.?(?:\s+incluido)?\b|\bneto\b|\+", re.IGNORECASE
 )
@@ -140,7 +142,13 @@ class InvoiceRequest:
 
 def read_invoice_request(text: str) -> InvoiceRequest:
     """ "Factúrale a Acme 10 mil más IVA por consultoría de noviembre" read apart:
-    the customer's name, the concept and whether IVA goes on top of the amount."""
+    the customer's name, the concept and whether IVA goes on top of the amount.
+
+    # Limitation: the concept is what follows the amount ("por ...", "de ...");
+    # "factúrale a Acme por consultoría 10 mil más IVA" reads the amount and "más
+    # IVA" into the concept. The draft shows the concept before anything is
+    # stamped, so the owner sees it and can say no.
+    """
     concept = ""
     head = text
     found = _CONCEPT.search(text) or _CONCEPT_AFTER_AMOUNT.search(text)
