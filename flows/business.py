@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -28,9 +29,15 @@ from flows.fmt import (
     zone,
 )
 from storage import repo
-from storage.models import Business, Contact, ContactKind, ReminderRule, ReminderSet
+from storage.models import (
+    Business,
+    Contact,
+    ContactKind,
+    ReminderRule,
+    ReminderSet,
+    User,
+)
 from storage.models import Role as UserRole
-from storage.models import User
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +307,58 @@ def assign_virtual_clabe(
         )
 
 
+@dataclass(frozen=True)
+class NewContact:
+    kind: str
+    rfc: str
+    name: str
+    tax_regime: str | None = None
+    postal_code: str | None = None
+
+
+def create_contacts(
+    session: Session,
+    *,
+    business: Business,
+    new: Sequence[NewContact],
+    now: dt.datetime,
+) -> list[Contact]:
+    """Create several contacts in one flush: sequence, virtual CLABE, reminder set.
+
+    The caller has checked that none of them exists yet (by `match_key`).
+    """
+    if not new:
+        return []
+    reminder_set_id = None
+    if any(n.kind == ContactKind.CUSTOMER for n in new):
+        reminder_set_id = default_reminder_set(session, business=business).id
+    sequence = repo.next_contact_sequence(session, business_id=business.id)
+    created = []
+    for item in new:
+        contact = Contact(
+            business_id=business.id,
+            kind=item.kind,
+            rfc=item.rfc,
+            match_key=match_key(item.rfc, item.name),
+            name=item.name.strip() or item.rfc,
+            tax_regime=item.tax_regime,
+            postal_code=item.postal_code,
+            created_at=now,
+        )
+        if item.kind == ContactKind.CUSTOMER:
+            contact.reminder_set_id = reminder_set_id
+            contact.sequence = sequence
+            sequence += 1
+            if business.stp_account_prefix:
+                contact.virtual_clabe = virtual_clabe(
+                    business.stp_account_prefix, contact.sequence
+                )
+        created.append(contact)
+    session.add_all(created)
+    session.flush()
+    return created
+
+
 def get_or_create_contact(
     session: Session,
     *,
@@ -316,21 +375,8 @@ def get_or_create_contact(
     contact = repo.contact_by_key(session, business_id=business.id, kind=kind, key=key)
     if contact is not None:
         return contact, False
-    contact = Contact(
-        business_id=business.id,
-        kind=kind,
-        rfc=rfc,
-        match_key=key,
-        name=name.strip() or rfc,
-        tax_regime=tax_regime,
-        postal_code=postal_code,
-        created_at=now,
-    )
-    if kind == ContactKind.CUSTOMER:
-        contact.reminder_set_id = default_reminder_set(session, business=business).id
-    session.add(contact)
-    session.flush()
-    assign_virtual_clabe(session, business=business, contact=contact)
+    item = NewContact(kind, rfc, name, tax_regime, postal_code)
+    (contact,) = create_contacts(session, business=business, new=[item], now=now)
     return contact, True
 
 

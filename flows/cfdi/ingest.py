@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from flows.audit import audit
-from flows.business import get_or_create_contact
+from flows.business import NewContact, create_contacts
 from flows.cfdi.extract import Cfdi, read_cfdi
 from flows.cfdi.sources import Source, iter_documents
 from flows.errors import CobraError, InvalidInput, NotFound
@@ -417,23 +417,24 @@ class _Importer:
             by_key = {(c.kind, c.match_key): c for c in found}
             business = session.get(Business, self.owner.id)
             assert business is not None
+            missing: list[tuple[tuple[str, str], NewContact]] = []
             for key, (cfdi, direction) in wanted.items():
                 rfc, name, regime, postal_code = _party(cfdi, direction)
                 contact = by_key.get(key)
                 if contact is None:
-                    contact, _ = get_or_create_contact(
-                        session,
-                        business=business,
-                        kind=key[0],
-                        rfc=rfc,
-                        name=name,
-                        now=self.now,
-                        tax_regime=regime,
-                        postal_code=postal_code,
-                    )
-                else:
-                    contact.tax_regime = contact.tax_regime or regime
-                    contact.postal_code = contact.postal_code or postal_code
+                    item = NewContact(key[0], rfc, name, regime, postal_code)
+                    missing.append((key, item))
+                    continue
+                contact.tax_regime = contact.tax_regime or regime
+                contact.postal_code = contact.postal_code or postal_code
+                self.contacts[key] = (contact.id, contact.terms_days)
+            created = create_contacts(
+                session,
+                business=business,
+                new=[item for _, item in missing],
+                now=self.now,
+            )
+            for (key, _), contact in zip(missing, created, strict=True):
                 self.contacts[key] = (contact.id, contact.terms_days)
         return self.contacts
 
