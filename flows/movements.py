@@ -184,7 +184,7 @@ def write_xlsx(rows: Sequence[Movement], path: Path, *, title: str) -> None:
     sheet.title = "Movimientos"
     sheet.append(list(COLUMNS))
     for row in rows:
-        values: list[object] = row.row()
+        values: list[object] = list(row.row())
         values[0] = row.day
         values[4] = row.amount
         sheet.append(values)

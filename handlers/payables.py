@@ -104,16 +104,17 @@ def pay_supplier(turn: Turn, understanding: Understanding) -> Reply:
     pay_on = turn.today
     if entities.date is not None and entities.date > turn.today:
         pay_on = entities.date
+    summary = payout_summary(plan)
     payload = {
         "supplier_id": supplier.id,
         "invoice_ids": [a.invoice.id for a in plan.allocations],
         "amount": str(plan.amount),
         "pay_on": pay_on.isoformat(),
         "key": _payout_key(turn),
-        "summary": payout_summary(plan),
+        "summary": summary,
     }
     return actions.propose(
-        turn, PAY_ACTION, payload, _pay_question(payload["summary"], pay_on, turn.today)
+        turn, PAY_ACTION, payload, _pay_question(summary, pay_on, turn.today)
     )
 
 

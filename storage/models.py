@@ -798,3 +798,5 @@ class ReminderRun(Base):
     finished_at: Mapped[dt.datetime | None]
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+# Deposits find their customer by the virtual CLABE alone, across businesses.
+Index("ix_contact_virtual_clabe", Contact.virtual_clabe)
