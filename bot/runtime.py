@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.settings import Settings
 from handlers.context import EngineConfig
 from handlers.engine import Engine as ConversationEngine
+from handlers.sat import sat_config
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import InstallSecret
@@ -48,6 +49,13 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         public_base_url=settings.public_base_url,
         portal_key=secret_key(settings, factory),
         llm=load_llm(settings),
+        sat=sat_config(
+            secrets_key=settings.secrets_key,
+            pac_provider=settings.pac_provider,
+            pac_base_url=settings.pac_base_url,
+            pac_user=settings.pac_user,
+            pac_password=settings.pac_password,
+        ),
     )
     return Runtime(settings, db, factory, ConversationEngine(factory, config))
 

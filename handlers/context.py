@@ -22,6 +22,7 @@ class EngineConfig:
     public_base_url: str
     portal_key: bytes
     llm: Any | None = None  # a LangChain chat model, when LLM_MODEL is set
+    sat: Any | None = None  # handlers.sat.SatConfig: the CSD key and the PAC
     conversation_ttl: dt.timedelta = CONVERSATION_TTL
     undo_window: dt.timedelta = dt.timedelta(minutes=10)
 
