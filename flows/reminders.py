@@ -34,6 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import payment_plans
+from flows import payment_plans
 from flows.audit import audit
 from flows.business import portal_token, portal_url
 from flows.errors import Conflict, InvalidInput, NotFound
@@ -228,6 +229,10 @@ def plan_business(
         return
 
     _enqueue_all(factory, day, now, public_base_url, portal_key, counts, batch_size)
+    # Invoices in an accepted payment plan are reminded by their instalments.
+    payment_plans.remind_instalments(
+        factory, business_id=business_id, today=day.today, now=now
+    )
     # Invoices in an accepted payment plan are reminded by their instalments.
     payment_plans.remind_instalments(
         factory, business_id=business_id, today=day.today, now=now
@@ -462,6 +467,7 @@ def _due_customers(factory: sessionmaker[Session], day: _Day) -> Iterator[_Custo
                 or_(email_ok, whatsapp_ok),
                 or_(*fires),
                 ~held_invoice(day.today),
+                ~payment_plans.planned_invoice(),
                 ~payment_plans.planned_invoice(),
             )
             .order_by(Invoice.contact_id, Invoice.due_date, Invoice.id)

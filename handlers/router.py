@@ -14,6 +14,7 @@ from collections.abc import Callable
 from flows.messages import Reply
 from handlers import collect, common, customer, financing, owner, payables, resolve
 from handlers import sat
+from handlers import plans
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
 from handlers.nlu.normalize import fold
@@ -34,6 +35,7 @@ INTENTS: dict[Intent, Handler] = {
     **customer.COMMON,
     **payables.INTENTS,
     **sat.INTENTS,
+    **plans.INTENTS,
 }
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
@@ -56,12 +58,13 @@ def _unplaced(turn: Turn, understanding: Understanding) -> Reply:
 
 INTENTS[Intent.UNKNOWN] = _unplaced
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY | sat.OWNER_ONLY
+OWNER_ONLY |= plans.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)
 # Button payloads "<prefix>:<id>:<verb>" go straight to the feature that made them,
 # and a few team commands with no intent of their own match on the folded text.
-PAYLOADS: dict[str, PayloadHandler] = {**customer.PAYLOADS}
+PAYLOADS: dict[str, PayloadHandler] = {**customer.PAYLOADS, **plans.PAYLOADS}
 COMMANDS: list[tuple[re.Pattern[str], CommandHandler]] = [*customer.COMMANDS]
 # What a message may do whatever flow is open.
 INTERRUPTS = frozenset({Intent.CANCEL, Intent.HELP})

@@ -123,6 +123,9 @@ class Business(Base):
     default_terms_days: Mapped[int] = mapped_column(Integer, default=30)
     reminders_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     owner_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Payment plans: whether customers may ask for one, and up to how many parts.
+    plans_on_request: Mapped[bool] = mapped_column(Boolean, default=False)
+    plans_max_instalments: Mapped[int] = mapped_column(Integer, default=6)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -797,6 +800,106 @@ class ReminderRun(Base):
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+class PlanStatus(StrEnum):
+    REQUESTED = "requested"  # the customer asked; the owner decides
+    OFFERED = "offered"  # the owner approved; the customer accepts with one tap
+    ACTIVE = "active"  # accepted: reminders follow the instalments
+    COMPLETED = "completed"  # everything in it paid
+    DECLINED = "declined"  # the customer said no, or the owner refused
+    CANCELLED = "cancelled"
+
+
+class PaymentPlan(Base):
+    """A customer's balance split into dated instalments, agreed by both sides."""
+
+    __tablename__ = "payment_plan"
+    __table_args__ = (Index("ix_payment_plan_status", "business_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=PlanStatus.OFFERED)
+    currency: Mapped[str] = mapped_column(String(3), default="MXN")
+    # What the plan's invoices owed when it was made; their balances tell the rest.
+    total: Mapped[Decimal]
+    requested_by: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[dt.datetime | None]
+    accepted_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+
+    contact: Mapped[Contact] = relationship()
+    instalments: Mapped[list[PlanInstalment]] = relationship(
+        back_populates="plan",
+        cascade="all, delete-orphan",
+        order_by="PlanInstalment.number",
+    )
+    invoices: Mapped[list[PlanInvoice]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan"
+    )
+
+
+class PlanInstalment(Base):
+    """One dated part of a plan; `paid` fills from the plan's invoices, earliest first."""
+
+    __tablename__ = "plan_instalment"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("payment_plan.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal]
+    paid: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    paid_at: Mapped[dt.datetime | None]
+    late_notified_at: Mapped[dt.datetime | None]
+
+    plan: Mapped[PaymentPlan] = relationship(back_populates="instalments")
+
+
+class PlanInvoice(Base):
+    """An invoice a plan covers, with what it owed when the plan was made."""
+
+    __tablename__ = "plan_invoice"
+    __table_args__ = (UniqueConstraint("plan_id", "invoice_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("payment_plan.id", ondelete="CASCADE"), index=True
+    )
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    balance_at_start: Mapped[Decimal]
+
+    plan: Mapped[PaymentPlan] = relationship(back_populates="invoices")
+    invoice: Mapped[Invoice] = relationship()
+
+
+class SalesItem(Base):
+    """Something the business sells, with its SAT keys, price and taxes."""
+
+    __tablename__ = "sales_item"
+    __table_args__ = (UniqueConstraint("business_id", "description"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    description: Mapped[str] = mapped_column(String(1000))
+    product_key: Mapped[str] = mapped_column(String(8))  # ClaveProdServ
+    unit_key: Mapped[str] = mapped_column(String(3))  # ClaveUnidad
+    unit_name: Mapped[str | None] = mapped_column(String(20))
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(18, 6))
+    currency: Mapped[str] = mapped_column(String(3), default="MXN")
+    # "16" (IVA 16 %), "8", "0", "exento"; None when the item carries no tax.
+    vat: Mapped[str | None] = mapped_column(String(8), default="16")
+    tax_object: Mapped[str] = mapped_column(String(2), default="02")  # ObjetoImp
+    # Where it came from: "cfdi" (filled from past invoices), "cli" or "chat".
+    source: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
 
 # Deposits find their customer by the virtual CLABE alone, across businesses.
 Index("ix_contact_virtual_clabe", Contact.virtual_clabe)

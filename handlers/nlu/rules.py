@@ -123,6 +123,27 @@ _COMMON: list[Rule] = [
 ]
 
 _OWNER: list[Rule] = [
+    # What a customer owes, changed: plans, credit notes and the sales catalog.
+    Rule(
+        Intent.ISSUE_CREDIT_NOTE,
+        _r(r"\bnotas? de credito\b|\bbonificacion\b.*\b(?:a|al|para)\b"),
+    ),
+    Rule(
+        Intent.OFFER_PLAN,
+        _r(
+            r"^(?:oye |por favor |ahora )?(?:dale|dales|ofrecele|ofrece|ponle|armale|"
+            r"hazle)\b.*\b(?:\d{1,2}|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|"
+            r"diez|once|doce) (?:pagos|parcialidades|mensualidades|abonos|plazos)\b"
+            r"|\bplan de pagos? (?:a|al|para|con)\b"
+        ),
+    ),
+    Rule(
+        Intent.ADD_SALES_ITEM,
+        _r(
+            r"^(?:oye |por favor )?(?:agrega|agregar|anade|añade|da de alta|dar de "
+            r"alta|registra|nuevo|crea)\b.*\b(?:producto|servicio|articulo)\b"
+        ),
+    ),
     # The SAT side first: "cancela la A-102" and "factura a Acme 5 mil" would
     # otherwise read as a cancel word or an invoice lookup.
     Rule(

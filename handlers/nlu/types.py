@@ -64,6 +64,10 @@ class Intent(StrEnum):
     ISSUE_INVOICE = "issue_invoice"
     ISSUE_COMPLEMENT = "issue_complement"
     CANCEL_INVOICE = "cancel_invoice"
+    # owner: changing what a customer owes (plans, credit notes, the catalog)
+    OFFER_PLAN = "offer_plan"
+    ISSUE_CREDIT_NOTE = "issue_credit_note"
+    ADD_SALES_ITEM = "add_sales_item"
 
 
 OWNER_INTENTS: frozenset[Intent] = frozenset(
@@ -96,6 +100,9 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.ISSUE_INVOICE,
         Intent.ISSUE_COMPLEMENT,
         Intent.CANCEL_INVOICE,
+        Intent.OFFER_PLAN,
+        Intent.ISSUE_CREDIT_NOTE,
+        Intent.ADD_SALES_ITEM,
     }
 )
 CUSTOMER_INTENTS: frozenset[Intent] = frozenset(
