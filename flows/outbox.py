@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows.errors import ProviderError
-from flows.fmt import mask_phone
+from flows.fmt import mask_phone, zone
 from flows.messages import Button
 from storage.db import is_postgres
 from storage.models import OutboundMessage, OutboxStatus, Role, User
@@ -153,6 +153,25 @@ def _enqueue_many_pg(session: Session, values: list[dict[str, Any]]) -> int:
 
 # --- Delivery ---------------------------------------------------------------
 
+# Nothing planned (reminders, statements) reaches a customer at night, local time:
+# such rows carry `quiet_tz` in their payload and wait for 08:00 when due at night.
+QUIET_FROM = dt.time(20, 0)
+QUIET_UNTIL = dt.time(8, 0)
+
+
+def send_after(now: dt.datetime, tz: str) -> dt.datetime:
+    """`now`, or 08:00 local when `now` falls in the quiet hours (20:00-08:00)."""
+    local = now.astimezone(zone(tz))
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return now
+    day = local.date() if local.time() < QUIET_UNTIL else local.date() + dt.timedelta(1)
+    return at_local(day, QUIET_UNTIL, tz)
+
+
+def at_local(day: dt.date, time: dt.time, tz: str) -> dt.datetime:
+    return dt.datetime.combine(day, time, zone(tz)).astimezone(dt.UTC)
+
+
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = dt.timedelta(minutes=1)
 BACKOFF_CAP = dt.timedelta(hours=6)
@@ -234,6 +253,7 @@ class DeliveryCounts:
     dead: int = 0
     uncertain: int = 0
     requeued: int = 0  # an email found mid-send after a crash, queued again
+    deferred: int = 0  # a planned message due during the quiet hours
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -387,6 +407,15 @@ def _deliver_one(
             )
             if row is None:
                 return None
+            quiet_tz = (row.payload or {}).get("quiet_tz")
+            if quiet_tz and (later := send_after(now, quiet_tz)) > now:
+                # Due, but at night: back to the queue until 08:00, no attempt used.
+                row.status = OutboxStatus.PENDING
+                row.attempts -= 1
+                row.next_attempt_at = later
+                row.claim_token = None
+                row.claimed_until = None
+                return "deferred"
             error: ProviderError | None = None
             message: RenderedMessage | None = None
             try:

@@ -34,13 +34,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import payment_plans
-from flows import payment_plans
 from flows.audit import audit
 from flows.business import portal_token, portal_url
 from flows.errors import Conflict, InvalidInput, NotFound
 from flows.fmt import bank_name, local_date, zone
 from flows.messages import Button
-from flows.outbox import enqueue, enqueue_many, owner_address
+from flows.outbox import at_local, enqueue, enqueue_many, owner_address, send_after
 from storage.db import is_postgres
 from storage.models import (
     Business,
@@ -61,8 +60,6 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-QUIET_FROM = dt.time(20, 0)
-QUIET_UNTIL = dt.time(8, 0)
 PLAN_TIME = dt.time(9, 0)
 # With the owner's digest on, reminders wait until this hour so the owner can hold
 # them; "send now" releases them at once.
@@ -92,22 +89,6 @@ class PlanCounts:
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
-
-
-# --- Time ---------------------------------------------------------------------
-
-
-def send_after(now: dt.datetime, tz: str) -> dt.datetime:
-    """`now`, or 08:00 local when `now` falls in the quiet hours (20:00-08:00)."""
-    local = now.astimezone(zone(tz))
-    if QUIET_UNTIL <= local.time() < QUIET_FROM:
-        return now
-    day = local.date() if local.time() < QUIET_UNTIL else local.date() + dt.timedelta(1)
-    return at_local(day, QUIET_UNTIL, tz)
-
-
-def at_local(day: dt.date, time: dt.time, tz: str) -> dt.datetime:
-    return dt.datetime.combine(day, time, zone(tz)).astimezone(dt.UTC)
 
 
 # --- How to pay -----------------------------------------------------------------
@@ -229,10 +210,6 @@ def plan_business(
         return
 
     _enqueue_all(factory, day, now, public_base_url, portal_key, counts, batch_size)
-    # Invoices in an accepted payment plan are reminded by their instalments.
-    payment_plans.remind_instalments(
-        factory, business_id=business_id, today=day.today, now=now
-    )
     # Invoices in an accepted payment plan are reminded by their instalments.
     payment_plans.remind_instalments(
         factory, business_id=business_id, today=day.today, now=now
@@ -467,7 +444,6 @@ def _due_customers(factory: sessionmaker[Session], day: _Day) -> Iterator[_Custo
                 or_(email_ok, whatsapp_ok),
                 or_(*fires),
                 ~held_invoice(day.today),
-                ~payment_plans.planned_invoice(),
                 ~payment_plans.planned_invoice(),
             )
             .order_by(Invoice.contact_id, Invoice.due_date, Invoice.id)
@@ -713,6 +689,7 @@ def _reminder_payload(
         "pay": how_to_pay(business, contact),
         "portal_url": portal_url(public_base_url, token),
         "wording": wording,
+        "quiet_tz": day.timezone,
     }
 
 
@@ -887,6 +864,7 @@ def _enqueue_statements(
                 today=day.today,
                 portal=portal_url(public_base_url, token),
             )
+            payload["quiet_tz"] = day.timezone
             rows.append(
                 {
                     "business_id": business.id,
@@ -1279,5 +1257,27 @@ def set_reminders_paused(
         channel=channel,
         action="reminders.paused" if paused else "reminders.resumed",
         subject=subject,
+        now=now,
+    )
+
+
+def set_owner_digest(
+    session: Session,
+    *,
+    business: Business,
+    enabled: bool,
+    now: dt.datetime,
+    actor: str,
+    channel: str,
+) -> None:
+    """The owner's morning digest on or off; with it on, reminders wait until 10:00."""
+    business.owner_digest = enabled
+    audit(
+        session,
+        business_id=business.id,
+        actor=actor,
+        channel=channel,
+        action="reminders.digest_on" if enabled else "reminders.digest_off",
+        subject=f"business:{business.id}",
         now=now,
     )

@@ -1,5 +1,5 @@
-"""`cobra reminders run|pause|resume|set ...` and `cobra outbox deliver`: one pass
-of a job, and the reminder sets.
+"""`cobra reminders ...` and `cobra outbox deliver`: one pass of a job, pausing,
+the owner's digest, and the reminder sets.
 """
 
 from __future__ import annotations
@@ -104,6 +104,27 @@ def _set_paused(business_rfc: str, customer_rfc: str | None, *, paused: bool) ->
         who = contact.name if contact else business.name
     state = "en pausa" if paused else "activos"
     click.echo(f"Recordatorios de {who}: {state}.")
+
+
+@reminders.command("digest")
+@click.option("--business", "business_rfc", required=True, help="RFC del negocio.")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def reminders_digest(business_rfc: str, state: str) -> None:
+    """Resumen matutino para la dueña o el dueño (on/off)."""
+    with session_scope() as session:
+        business = business_or_fail(session, business_rfc)
+        flows.set_owner_digest(
+            session,
+            business=business,
+            enabled=state == "on",
+            now=wall_clock(),
+            actor=ACTOR,
+            channel=ACTOR,
+        )
+    if state == "on":
+        click.echo("Resumen matutino activo: los recordatorios salen a las 10:00.")
+    else:
+        click.echo("Resumen matutino desactivado.")
 
 
 @reminders.group("set")

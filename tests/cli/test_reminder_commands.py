@@ -93,3 +93,14 @@ def test_bad_input_is_one_line(cobra, db) -> None:  # type: ignore[no-untyped-de
     assert no_set.exit_code == 1 and "no existe el conjunto" in no_set.output
     bad_now = cobra("outbox deliver --now ayer")
     assert bad_now.exit_code == 1 and "ISO 8601" in bad_now.output
+
+
+def test_digest_on_and_off(cobra, db) -> None:  # type: ignore[no-untyped-def]
+    seed(db)
+    on = cobra("reminders digest --business FTU010101AB1 on")
+    assert on.exit_code == 0 and "10:00" in on.output
+    with db.session() as s:
+        assert s.scalars(select(Business)).one().owner_digest
+    assert cobra("reminders digest --business FTU010101AB1 off").exit_code == 0
+    with db.session() as s:
+        assert not s.scalars(select(Business)).one().owner_digest

@@ -325,3 +325,30 @@ def test_whatsapp_outside_the_window_needs_a_template(db) -> None:  # type: igno
         now=NOW + dt.timedelta(days=3),
     )
     assert whatsapp.sent[1].template_required
+
+
+def test_a_planned_message_due_at_night_waits_without_using_an_attempt(
+    db, mailbox
+) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        business = make_business(s)
+        acme = make_contact(s, business, emails="pagos@acme.mx")
+        make_invoice(s, acme, issue_date=dt.date(2026, 11, 1), due_date=DUE)
+    plan_reminders(
+        db.factory,
+        now=at(DUE, 9),
+        public_base_url="https://cobra.test",
+        portal_key=b"k" * 32,
+    )
+
+    # The outbox was down all day; it comes back at 21:00.
+    night = deliver_pending(db.factory, senders=senders(mailbox), now=at(DUE, 21))
+
+    assert night.deferred == 1 and mailbox.messages == []
+    [row] = rows(db)
+    assert row.status == OutboxStatus.PENDING and row.attempts == 0
+    assert row.next_attempt_at.replace(tzinfo=dt.UTC) == at(DUE + dt.timedelta(1), 8)
+    morning = deliver_pending(
+        db.factory, senders=senders(mailbox), now=at(DUE + dt.timedelta(1), 8)
+    )
+    assert morning.sent == 1

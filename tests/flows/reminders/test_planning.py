@@ -134,8 +134,6 @@ def test_quiet_hours_queue_for_eight_in_the_morning(db) -> None:  # type: ignore
     expected = at(DUE + dt.timedelta(1), 8)
     assert row.next_attempt_at.replace(tzinfo=dt.UTC) == expected
 
-    with db.session() as s:
-        s.execute(select(OutboundMessage))
     early = at(DUE + dt.timedelta(1), 6)
     plan(db, early)  # the next day, before 08:00: its own day, still quiet
     rows = reminders(db)
