@@ -178,8 +178,8 @@ BACKOFF_CAP = dt.timedelta(hours=6)
 LEASE = dt.timedelta(minutes=5)
 # Channels where sending a message twice is harmless enough to retry a send that a
 # stopped process may or may not have finished: email carries a fixed Message-ID,
-# which mail systems use to drop a duplicate; the log sends nothing.
-RESENDABLE = frozenset({"email", "log"})
+# which mail systems use to drop a duplicate; a webhook carries its event id.
+RESENDABLE = frozenset({"email", "webhook"})
 OWNER_NOTICE = "owner_notice"
 
 

@@ -23,13 +23,13 @@ from jinja2 import (
     select_autoescape,
 )
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flows.fmt import money, short_date
 from flows.messages import Button
 from flows.outbox import Attachment, RenderedMessage
-from storage.models import Contact, Invoice, OutboundMessage
+from storage.models import Contact, InboundMessage, Invoice, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +162,19 @@ def _needs_template(session: Session, row: OutboundMessage, now: dt.datetime) ->
     if row.channel != "whatsapp":
         return False
     if row.contact_id is None:
-        # Limitation: Cobra does not keep when an owner last wrote, so messages to
-        # owners always go as approved templates on WhatsApp.
-        return True
-    last = session.scalar(
-        select(Contact.whatsapp_last_inbound_at).where(Contact.id == row.contact_id)
-    )
+        # The owner or staff: when they last wrote is in the inbound log.
+        # Limitation: that lookup has no index of its own; it serves the few
+        # messages a day sent to a business's people, not bulk sends.
+        last = session.scalar(
+            select(func.max(InboundMessage.received_at)).where(
+                InboundMessage.channel == "whatsapp",
+                InboundMessage.sender == row.recipient,
+            )
+        )
+    else:
+        last = session.scalar(
+            select(Contact.whatsapp_last_inbound_at).where(Contact.id == row.contact_id)
+        )
     if last is None:
         return True
     if last.tzinfo is None:

@@ -352,3 +352,26 @@ def test_a_planned_message_due_at_night_waits_without_using_an_attempt(
         db.factory, senders=senders(mailbox), now=at(DUE + dt.timedelta(1), 8)
     )
     assert morning.sent == 1
+
+
+def test_owner_messages_use_the_window_of_the_owners_last_message(db) -> None:  # type: ignore[no-untyped-def]
+    from flows.render import render_outbound
+    from storage.models import InboundMessage
+
+    [outbox_id] = queue_email(db, channel="whatsapp")
+    with db.session() as s, s.begin():
+        row = s.get(OutboundMessage, outbox_id)
+        row.contact_id = None
+        row.recipient = "+525511112222"
+        assert render_outbound(s, row, NOW).template_required
+        s.add(
+            InboundMessage(
+                channel="whatsapp",
+                provider_message_id="SM1",
+                sender="+525511112222",
+                text="¿cuánto me deben?",
+                received_at=NOW - dt.timedelta(hours=1),
+            )
+        )
+        s.flush()
+        assert not render_outbound(s, row, NOW).template_required
