@@ -15,6 +15,7 @@ from flows.messages import Reply
 from handlers import collect, common, customer, financing, owner, payables, resolve
 from handlers import sat
 from handlers import plans
+from handlers import credit_notes
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
 from handlers.nlu.normalize import fold
@@ -36,6 +37,7 @@ INTENTS: dict[Intent, Handler] = {
     **payables.INTENTS,
     **sat.INTENTS,
     **plans.INTENTS,
+    **credit_notes.INTENTS,
 }
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
@@ -58,7 +60,7 @@ def _unplaced(turn: Turn, understanding: Understanding) -> Reply:
 
 INTENTS[Intent.UNKNOWN] = _unplaced
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY | sat.OWNER_ONLY
-OWNER_ONLY |= plans.OWNER_ONLY
+OWNER_ONLY |= plans.OWNER_ONLY | credit_notes.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)
