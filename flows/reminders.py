@@ -1231,36 +1231,6 @@ def assign_reminder_set(
     return len(contacts)
 
 
-def set_reminders_paused(
-    session: Session,
-    *,
-    business: Business,
-    paused: bool,
-    now: dt.datetime,
-    actor: str,
-    channel: str,
-    contact: Contact | None = None,
-) -> None:
-    """Pause or resume all of a business's reminders, or one customer's."""
-    if contact is None:
-        business.reminders_paused = paused
-        subject = f"business:{business.id}"
-    else:
-        if contact.business_id != business.id:
-            raise NotFound("No encontré a ese cliente.")
-        contact.reminders_enabled = not paused
-        subject = f"contact:{contact.id}"
-    audit(
-        session,
-        business_id=business.id,
-        actor=actor,
-        channel=channel,
-        action="reminders.paused" if paused else "reminders.resumed",
-        subject=subject,
-        now=now,
-    )
-
-
 def set_owner_digest(
     session: Session,
     *,

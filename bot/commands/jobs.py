@@ -17,6 +17,7 @@ from bot.cli import (
     user_errors,
     wall_clock,
 )
+from flows import business as business_flows
 from flows import reminders as flows
 from flows.business import find_contact
 from storage.models import Contact, ContactKind
@@ -92,15 +93,24 @@ def _set_paused(business_rfc: str, customer_rfc: str | None, *, paused: bool) ->
             contact = find_contact(
                 session, business=business, rfc=customer_rfc, kind=ContactKind.CUSTOMER
             )
-        flows.set_reminders_paused(
-            session,
-            business=business,
-            contact=contact,
-            paused=paused,
-            now=wall_clock(),
-            actor=ACTOR,
-            channel=ACTOR,
-        )
+        if contact is None:
+            business_flows.set_reminders_paused(
+                session,
+                business=business,
+                paused=paused,
+                now=wall_clock(),
+                actor=ACTOR,
+                channel=ACTOR,
+            )
+        else:
+            business_flows.set_contact_reminders(
+                session,
+                contact=contact,
+                enabled=not paused,
+                now=wall_clock(),
+                actor=ACTOR,
+                channel=ACTOR,
+            )
         who = contact.name if contact else business.name
     state = "en pausa" if paused else "activos"
     click.echo(f"Recordatorios de {who}: {state}.")
