@@ -22,7 +22,7 @@ def create_app(
     runtime: Runtime | None = None,
     run_scheduler: bool = False,
 ) -> FastAPI:
-    """The web app; `run_scheduler` starts the scheduled jobs with it (`cobra serve`)."""
+    """The web app; `run_scheduler` also starts the scheduled jobs (`cobra serve`)."""
     if runtime is None:
         runtime = build_runtime(settings or Settings())
 

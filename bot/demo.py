@@ -27,7 +27,11 @@ CUSTOMERS = (
     ("Abarrotes La Esperanza SA de CV", "ALE980312JK9", "La Esperanza"),
     ("Acme Industrial de México SA de CV", "AIM050610RTA", "Acme"),
     ("Grupo Norte Comercializadora SA de CV", "GNC101115PL8", "Grupo Norte"),
-    ("Grupo Constructor del Sureste SA de CV", "GCS120420MNA", "Constructora del Sureste"),
+    (
+        "Grupo Constructor del Sureste SA de CV",
+        "GCS120420MNA",
+        "Constructora del Sureste",
+    ),
     ("Farmacias Santa Fe SA de CV", "FSF090901AB8", "Farmacias Santa Fe"),
     ("Restaurantes Peña y Asociados SC", "RPA140214HJ9", "Peña"),
     ("Hotel Quinta Real del Mar SA de CV", "HQR070707QW5", "Quinta Real"),
@@ -122,13 +126,23 @@ def _seed(session: Session, now: dt.datetime) -> None:
     for _ in range(120):
         folio += 1
         customer = rng.choice(customers)
-        invoice = _invoice(session, business.default_terms_days, customer, "A", folio,
-                           today, rng, now)
+        invoice = _invoice(
+            session, business.default_terms_days, customer, "A", folio, today, rng, now
+        )
         _maybe_partly_paid(session, customer, invoice, rng, now)
     for number in range(30):
         supplier = rng.choice(suppliers)
-        _invoice(session, business.default_terms_days, supplier, "F", 70 + number,
-                 today, rng, now, future=True)
+        _invoice(
+            session,
+            business.default_terms_days,
+            supplier,
+            "F",
+            70 + number,
+            today,
+            rng,
+            now,
+            future=True,
+        )
 
 
 def _invoice(
@@ -146,7 +160,9 @@ def _invoice(
     ages = ISSUE_AGES[:7] if future else ISSUE_AGES
     issue_date = today - dt.timedelta(days=rng.choice(ages) + rng.randint(0, 3))
     method = "PUE" if rng.random() < 0.25 else "PPD"
-    subtotal = to_money(Decimal(rng.randint(800, 90000)) + Decimal(rng.randint(0, 99)) / 100)
+    subtotal = to_money(
+        Decimal(rng.randint(800, 90000)) + Decimal(rng.randint(0, 99)) / 100
+    )
     total = to_money(subtotal * Decimal("1.16"))
     terms_text = rng.choice((None, "30 días", "Crédito 45 días", "NET 15"))
     due = due_date_for(
@@ -198,8 +214,9 @@ def _maybe_partly_paid(
         amount = to_money(invoice.total * Decimal(rng.choice((25, 40, 50, 60))) / 100)
     else:
         return
-    paid_on = min(invoice.issue_date + dt.timedelta(days=rng.randint(1, 20)),
-                  now.date())
+    paid_on = min(
+        invoice.issue_date + dt.timedelta(days=rng.randint(1, 20)), now.date()
+    )
     record_payment(
         session,
         contact=customer,

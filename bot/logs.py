@@ -13,7 +13,14 @@ from typing import Any
 from flows.logcontext import current
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
-QUIET = ("httpx", "httpcore", "telegram", "twilio.http_client", "apscheduler", "urllib3")
+QUIET = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "twilio.http_client",
+    "apscheduler",
+    "urllib3",
+)
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,1 +1,1 @@
-"""What the business does: balances, collections, links, reminders, receipts, payables."""
+"""What the business does: balances, collections, reminders, receipts, payables."""

@@ -10,7 +10,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flows.errors import InvalidInput
 
 CENT = Decimal("0.01")
-MONTHS = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic")
+MONTHS = (
+    "ene",
+    "feb",
+    "mar",
+    "abr",
+    "may",
+    "jun",
+    "jul",
+    "ago",
+    "sep",
+    "oct",
+    "nov",
+    "dic",
+)
 CURRENCY_PREFIX = {"MXN": "$", "USD": "US$", "EUR": "€"}
 RFC_RE = re.compile(r"^[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3}$")
 GENERIC_RFCS = frozenset({"XAXX010101000", "XEXX010101000"})

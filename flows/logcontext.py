@@ -1,4 +1,4 @@
-"""Fields bound once per message (business, channel, flow) that every log line carries."""
+"""Fields bound once per message (business, channel, flow) for every log line."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-_fields: ContextVar[dict[str, Any]] = ContextVar("cobra_log_fields", default={})
+_fields: ContextVar[dict[str, Any] | None] = ContextVar(
+    "cobra_log_fields", default=None
+)
 
 
 @contextmanager
 def bound(**fields: Any) -> Iterator[None]:
     """Add fields to every log record made inside the block."""
-    token = _fields.set({**_fields.get(), **fields})
+    token = _fields.set({**current(), **fields})
     try:
         yield
     finally:
@@ -22,8 +24,8 @@ def bound(**fields: Any) -> Iterator[None]:
 
 def bind(**fields: Any) -> None:
     """Add fields for the rest of the current `bound` block."""
-    _fields.set({**_fields.get(), **fields})
+    _fields.set({**current(), **fields})
 
 
 def current() -> dict[str, Any]:
-    return _fields.get()
+    return _fields.get() or {}

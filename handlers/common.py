@@ -1,12 +1,12 @@
-"""What any speaker can say: help, greetings, cancel, and the yes/no of a confirmation."""
+"""What any speaker can say: help, greetings, cancel, the yes/no of a confirmation."""
 
 from __future__ import annotations
 
-from prompts import texts
 from flows.messages import Reply
 from handlers import actions
 from handlers.context import Turn
 from handlers.nlu import Entities, Intent, Role, Understanding
+from prompts import texts
 
 BUTTON_INTENTS = {
     "yes": Intent.CONFIRM_YES,
@@ -37,9 +37,7 @@ def owner_only(turn: Turn, understanding: Understanding) -> Reply:
 
 def help_(turn: Turn, understanding: Understanding) -> Reply:
     if turn.speaker.role == Role.CUSTOMER:
-        return Reply().say(
-            texts.HELP_CUSTOMER.format(business=turn.business.name)
-        )
+        return Reply().say(texts.HELP_CUSTOMER.format(business=turn.business.name))
     body = texts.HELP_OWNER
     if turn.speaker.role == Role.STAFF:
         body += "\n\n" + texts.HELP_STAFF_NOTE
@@ -51,9 +49,7 @@ def greeting(turn: Turn, understanding: Understanding) -> Reply:
     if turn.speaker.user is not None and turn.speaker.user.name:
         name = " " + turn.speaker.user.name.split()[0]
     if turn.speaker.role == Role.CUSTOMER:
-        return Reply().say(
-            texts.GREETING_CUSTOMER.format(business=turn.business.name)
-        )
+        return Reply().say(texts.GREETING_CUSTOMER.format(business=turn.business.name))
     return Reply().say(texts.GREETING_OWNER.format(name=name))
 
 

@@ -19,7 +19,9 @@ from storage.models import Contact, Invoice
 MAX_LINES = 10
 
 
-def invoice_line(invoice: Invoice, today: dt.date, *, with_contact: bool = False) -> str:
+def invoice_line(
+    invoice: Invoice, today: dt.date, *, with_contact: bool = False
+) -> str:
     """`A-102 · $3,000.00 · vencida hace 12 días`, short enough for WhatsApp."""
     parts = [invoice.label]
     if with_contact:
@@ -156,7 +158,9 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
 def invoice_status(turn: Turn, understanding: Understanding) -> Reply:
     refs = understanding.entities.invoice_refs
     if not refs:
-        return Reply().say("¿Qué factura? Escríbela con su serie y folio, como «A-102».")
+        return Reply().say(
+            "¿Qué factura? Escríbela con su serie y folio, como «A-102»."
+        )
     lines = []
     for invoice in find_invoices(turn, refs, direction=None):
         lines.append(describe_invoice(invoice, turn.today))
@@ -203,8 +207,11 @@ def payables_due(turn: Turn, understanding: Understanding) -> Reply:
     if not invoices:
         return Reply().say(f"No tienes pagos a proveedores que venzan {label}. ✅")
     totals = reports.sum_by_currency(invoices)
-    head = "Por pagar " + label + ": " + ", ".join(
-        money(total, cur) for cur, total in totals.items()
+    head = (
+        "Por pagar "
+        + label
+        + ": "
+        + ", ".join(money(total, cur) for cur, total in totals.items())
     )
     lines = capped(
         [invoice_line(i, today, with_contact=True) for i in invoices],

@@ -154,10 +154,10 @@ def ask_contact_step(turn: Turn, understanding: Understanding) -> Reply | None:
     """The answer to "¿De qué cliente?": the text is the name."""
     from handlers import router
 
-    if understanding.intent not in (Intent.UNKNOWN, Intent.GREETING):
+    new_request = understanding.intent not in (Intent.UNKNOWN, Intent.GREETING)
+    if new_request and understanding.entities.customer is None:
         # A real new request rather than a name: leave this one.
-        if understanding.entities.customer is None:
-            return None
+        return None
     phrase = understanding.entities.customer or turn.inbound.text.strip()
     request = resumed(turn, customer=phrase)
     turn.finish()

@@ -21,21 +21,22 @@ OWNER_ONLY = (
     "pregúntame saldos, facturas o registra un cobro."
 )
 HELP_OWNER = """Esto es lo que puedo hacer:
-• Saldos: «¿cuánto me deben?», «¿cuánto me debe Acme?», «¿quién me debe más?», «vencidas»
+• Saldos: «¿cuánto me deben?», «¿cuánto me debe Acme?», «¿quién me debe más?»
+• Vencidas: «vencidas», «vencidas de Acme»
 • Una factura: «¿cómo va la A-102?»
 • Cobros: «Acme me pagó 5 mil», «marca pagada la A-102», «deshacer»
 • Links: «mándale el link de pago a Acme», «nuevo link para Acme»
 • Contactos: «el whatsapp de Acme es 55 1234 5678», «el correo de Acme es pagos@acme.mx»
 • Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»
 • Gráfica: «¿cómo va mi cobranza?»
-• Facturas: «factúrale a Acme 10 mil más IVA por consultoría», «timbra el complemento de Acme», «cancela la A-102»
+• Facturar: «factúrale a Acme 10 mil más IVA por consultoría»
+• Complementos y cancelaciones: «timbra el complemento de Acme», «cancela la A-102»
 • Proveedores: «¿qué tengo que pagar esta semana?», «págale a Papelera la F-77»
 • Movimientos: «¿cuánto entró este mes?»
 • Financiamiento: «quiero financiamiento»
 Escribe «cancelar» para salir de cualquier paso."""
 HELP_STAFF_NOTE = (
-    "Pagar a proveedores, facturar y pedir financiamiento lo hace la dueña o el "
-    "dueño."
+    "Pagar a proveedores, facturar y pedir financiamiento lo hace la dueña o el dueño."
 )
 HELP_CUSTOMER = """Soy el asistente de cobranza de {business}. Puedes escribirme:
 • «¿cuánto debo?»

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import ColumnElement, Date, Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -41,9 +42,7 @@ def users_by_whatsapp(session: Session, *, phone: str) -> Sequence[User]:
 
 def users_by_telegram(session: Session, *, telegram_user_id: int) -> Sequence[User]:
     return session.scalars(
-        select(User)
-        .where(User.telegram_user_id == telegram_user_id)
-        .order_by(User.id)
+        select(User).where(User.telegram_user_id == telegram_user_id).order_by(User.id)
     ).all()
 
 
@@ -101,7 +100,7 @@ def next_contact_sequence(session: Session, *, business_id: int) -> int:
     return (current or 0) + 1
 
 
-def _open(business_id: int, direction: str) -> Select[tuple[Invoice]]:
+def _open(business_id: int, direction: str) -> Select[Invoice]:
     return select(Invoice).where(
         Invoice.business_id == business_id,
         Invoice.direction == direction,
@@ -165,9 +164,7 @@ def invoices_by_ref(
     return session.scalars(query.order_by(Invoice.issue_date.desc())).all()
 
 
-def invoice_by_uuid(
-    session: Session, *, business_id: int, uuid: str
-) -> Invoice | None:
+def invoice_by_uuid(session: Session, *, business_id: int, uuid: str) -> Invoice | None:
     return session.scalar(
         select(Invoice).where(
             Invoice.business_id == business_id, Invoice.uuid == uuid.upper()
@@ -238,10 +235,10 @@ def aging_totals(
     return result
 
 
-def _days_between(session: Session, today: dt.date):  # type: ignore[no-untyped-def]
+def _days_between(session: Session, today: dt.date) -> ColumnElement[Any]:
     """Days from an invoice's due date to `today`, in the backend's own SQL."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.cast(today, Invoice.due_date.type) - Invoice.due_date
+        return literal(today, Date) - Invoice.due_date
     return func.julianday(today.isoformat()) - func.julianday(Invoice.due_date)
 
 

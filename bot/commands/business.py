@@ -62,7 +62,9 @@ def business_create(
 @business.command("update")
 @click.option("--rfc", required=True, help="RFC del negocio.")
 @click.option("--clabe", help="CLABE donde cobra el negocio.")
-@click.option("--stp-account-prefix", help="Prefijo de cuenta STP para CLABEs virtuales.")
+@click.option(
+    "--stp-account-prefix", help="Prefijo de cuenta STP para CLABEs virtuales."
+)
 @click.option("--default-terms-days", type=int, help="Días de crédito por omisión.")
 @click.option("--timezone", help="Zona horaria, p. ej. America/Monterrey.")
 def business_update(
@@ -73,9 +75,13 @@ def business_update(
     timezone: str | None,
 ) -> None:
     """Define dónde pagan los clientes y los días de crédito."""
-    if all(v is None for v in (clabe, stp_account_prefix, default_terms_days, timezone)):
-        fail("no hay nada que cambiar: usa --clabe, --stp-account-prefix, "
-             "--default-terms-days o --timezone")
+    if all(
+        v is None for v in (clabe, stp_account_prefix, default_terms_days, timezone)
+    ):
+        fail(
+            "no hay nada que cambiar: usa --clabe, --stp-account-prefix, "
+            "--default-terms-days o --timezone"
+        )
     with session_scope() as session:
         found = business_or_fail(session, rfc)
         flows.update_business(
@@ -126,4 +132,6 @@ def user_add(
         )
     click.echo(f"Persona agregada ({role}).")
     if added.telegram_code:
-        click.echo(f"Para vincular Telegram, envía al bot: /start {added.telegram_code}")
+        click.echo(
+            f"Para vincular Telegram, envía al bot: /start {added.telegram_code}"
+        )

@@ -1,4 +1,4 @@
-"""`cobra chat`: the conversation in a terminal, interactive or one message at a time."""
+"""`cobra chat`: the conversation in a terminal, interactive or a message at a time."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""`cobra contact update|show`: a contact's channels, bank account, terms and balance."""
+"""`cobra contact update|show`: a contact's channels, bank account, terms, balance."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -96,7 +98,7 @@ def contact_show(business_rfc: str, contact_rfc: str, as_json: bool) -> None:
                 session, contact=target, key=runtime().portal_key, now=now
             )
             url = flows.portal_url(runtime().settings.public_base_url, token)
-        data = {
+        data: dict[str, Any] = {
             "rfc": target.rfc,
             "name": target.name,
             "kind": target.kind,

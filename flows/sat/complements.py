@@ -126,6 +126,11 @@ def build_complement(
         documents = []
         for allocation in payment.allocations:
             invoice = allocation.invoice
+            if not invoice.xml:
+                raise InvalidInput(
+                    f"La factura {invoice.label} no tiene su XML en Cobra; impórtala "
+                    "para poder timbrar su complemento de pago."
+                )
             source = CFDI.from_string(invoice.xml.encode())
             previous = allocation.previous_balance
             if previous is None:

@@ -108,10 +108,13 @@ def draft_invoice(
     concept: str,
     plus_iva: bool,
     currency: str = "MXN",
+    keys: tuple[str, str] | None = None,
 ) -> InvoiceDraft:
     """A draft Ingreso for the customer; `plus_iva` adds 16% on top of the amount.
 
-    Without `plus_iva` the amount is the total, IVA included.
+    Without `plus_iva` the amount is the total, IVA included. `keys` are the
+    ClaveProdServ and ClaveUnidad to use (a catalog item's, see flows/catalog.py);
+    without them, the business's usual ones.
     """
     _check_issuer(business)
     if contact.kind != "customer":
@@ -138,7 +141,7 @@ def draft_invoice(
         raise InvalidInput("¿Por qué concepto es la factura?")
 
     unit_price = amount if plus_iva else to_money(amount / (1 + IVA_RATE))
-    product_key, unit_key = usual_keys(session, business_id=business.id)
+    product_key, unit_key = keys or usual_keys(session, business_id=business.id)
     terms = contact.terms_days
     if terms is None:
         terms = business.default_terms_days
@@ -199,6 +202,8 @@ def usual_keys(session: Session, *, business_id: int) -> tuple[str, str]:
     products: Counter[str] = Counter()
     units: Counter[str] = Counter()
     for xml in rows:
+        if not xml:
+            continue
         try:
             root = etree.fromstring(xml.encode(), _SAFE_PARSER)
         except (etree.XMLSyntaxError, ValueError):

@@ -31,7 +31,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(process.stdout.read().decode() if process.stdout else "")
+            raise AssertionError(
+                process.stdout.read().decode() if process.stdout else ""
+            )
         try:
             return httpx.get(url, timeout=1)
         except httpx.TransportError:
@@ -48,8 +50,15 @@ def test_serve_demo_starts_and_seeds_once(tmp_path: Path) -> None:
     for _ in range(2):
         port = _free_port()
         process = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli import main; main()", "serve",
-             "--demo", "--port", str(port)],
+            [
+                sys.executable,
+                "-c",
+                "from bot.cli import main; main()",
+                "serve",
+                "--demo",
+                "--port",
+                str(port),
+            ],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""The owner's conversation end to end through `cobra chat --message`, both databases."""
+"""The owner's conversation end to end through `cobra chat --message`."""
 
 from __future__ import annotations
 
@@ -28,21 +28,62 @@ def books(cobra, db):  # type: ignore[no-untyped-def]
     cobra(f"business create --name 'La Tuerca' --rfc {RFC} --owner-email d@t.mx")
     with db.session() as s, s.begin():
         business = s.query(Business).one()
-        acme = make_contact(s, business, name="Acme Industrial SA de CV",
-                            rfc="AIM050610RTA", emails="pagos@acme.mx")
-        norte = make_contact(s, business, name="Grupo Norte SA de CV",
-                             rfc="GNC101115PL8", whatsapp="+525512340000")
+        acme = make_contact(
+            s,
+            business,
+            name="Acme Industrial SA de CV",
+            rfc="AIM050610RTA",
+            emails="pagos@acme.mx",
+        )
+        norte = make_contact(
+            s,
+            business,
+            name="Grupo Norte SA de CV",
+            rfc="GNC101115PL8",
+            whatsapp="+525512340000",
+        )
         make_contact(s, business, name="Grupo Sur SA de CV", rfc="GSU101115PL8")
-        make_invoice(s, acme, series="A", folio="102", total="3000.00",
-                     due_date=dt.date(2026, 11, 1))
-        make_invoice(s, acme, series="A", folio="105", total="3200.00",
-                     due_date=dt.date(2026, 12, 20))
-        make_invoice(s, norte, series="F", folio="88", total="10000.00",
-                     due_date=dt.date(2026, 10, 1))
-        make_invoice(s, norte, series="F", folio="90", total="2500.00",
-                     due_date=dt.date(2026, 12, 1))
-        make_invoice(s, norte, series="U", folio="7", total="100.00", currency="USD",
-                     due_date=dt.date(2026, 12, 10))
+        make_invoice(
+            s,
+            acme,
+            series="A",
+            folio="102",
+            total="3000.00",
+            due_date=dt.date(2026, 11, 1),
+        )
+        make_invoice(
+            s,
+            acme,
+            series="A",
+            folio="105",
+            total="3200.00",
+            due_date=dt.date(2026, 12, 20),
+        )
+        make_invoice(
+            s,
+            norte,
+            series="F",
+            folio="88",
+            total="10000.00",
+            due_date=dt.date(2026, 10, 1),
+        )
+        make_invoice(
+            s,
+            norte,
+            series="F",
+            folio="90",
+            total="2500.00",
+            due_date=dt.date(2026, 12, 1),
+        )
+        make_invoice(
+            s,
+            norte,
+            series="U",
+            folio="7",
+            total="100.00",
+            currency="USD",
+            due_date=dt.date(2026, 12, 10),
+        )
     return cobra
 
 
@@ -110,7 +151,10 @@ def test_named_invoices_and_mark_paid(books, db) -> None:  # type: ignore[no-unt
     say(books, "va")
     with db.session() as s:
         assert {i.label: i.status for i in s.query(Invoice)} == {
-            "A-102": "paid", "A-105": "pending", "F-88": "paid", "F-90": "paid",
+            "A-102": "paid",
+            "A-105": "pending",
+            "F-88": "paid",
+            "F-90": "paid",
             "U-7": "pending",
         }
 
@@ -171,13 +215,23 @@ def test_staff_cannot_pay_suppliers(books, db) -> None:  # type: ignore[no-untyp
     books(f"user add --business {RFC} --role staff --whatsapp +525511119999")
     engine = Engine(db.factory, EngineConfig("https://cobra.test", b"k" * 32))
     reply = engine.handle(
-        Inbound(Channel.WHATSAPP, "+5215511119999", "págale a papelera la F-77", NOW,
-                provider_message_id="SM1")
+        Inbound(
+            Channel.WHATSAPP,
+            "+5215511119999",
+            "págale a papelera la F-77",
+            NOW,
+            provider_message_id="SM1",
+        )
     )
     assert "dueña del negocio" in reply.text
     reply = engine.handle(
-        Inbound(Channel.WHATSAPP, "+525511119999", "cuanto me debe acme", NOW,
-                provider_message_id="SM2")
+        Inbound(
+            Channel.WHATSAPP,
+            "+525511119999",
+            "cuanto me debe acme",
+            NOW,
+            provider_message_id="SM2",
+        )
     )
     assert "$6,200.00" in reply.text
 

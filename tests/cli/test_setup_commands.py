@@ -77,8 +77,11 @@ def test_contact_update_and_show_json(cobra, db) -> None:  # type: ignore[no-unt
     assert data["emails"] == ["pagos@acme.mx"]
     assert data["whatsapp"] == "+525512345678"
     assert data["whatsapp_reminders"] is True
-    assert data["balance"]["MXN"] == {"total": "1160.00", "overdue": "1160.00",
-                                      "invoices": 1}
+    assert data["balance"]["MXN"] == {
+        "total": "1160.00",
+        "overdue": "1160.00",
+        "invoices": 1,
+    }
     assert data["balance"]["USD"]["total"] == "500.00"
     assert data["virtual_clabe"].startswith("6461801234")
     assert len(data["virtual_clabe"]) == 18

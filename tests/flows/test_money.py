@@ -98,8 +98,12 @@ def test_reverse_restores_balances_and_idempotency_key(db) -> None:  # type: ign
     with db.session() as s, s.begin():
         acme = make_contact(s, make_business(s))
         inv = make_invoice(s, acme, total="300.00")
-        first = _pay(s, acme, "300", [Allocation(inv, Decimal("300"))], idempotency_key="k1")
-        again = _pay(s, acme, "300", [Allocation(inv, Decimal("300"))], idempotency_key="k1")
+        first = _pay(
+            s, acme, "300", [Allocation(inv, Decimal("300"))], idempotency_key="k1"
+        )
+        again = _pay(
+            s, acme, "300", [Allocation(inv, Decimal("300"))], idempotency_key="k1"
+        )
         assert again.id == first.id
         assert inv.status == InvoiceStatus.PAID
         reverse_payment(s, payment=first, actor="user:1", channel="chat", now=NOW)
@@ -114,7 +118,13 @@ def test_aging_buckets_and_hidden_contacts(db) -> None:  # type: ignore[no-untyp
         acme = make_contact(s, business)
         hidden = make_contact(s, business, name="Oculto SA")
         hidden.invoices_hidden = True
-        for days, total in ((-5, "10"), (10, "20"), (45, "30"), (75, "40"), (120, "50")):
+        for days, total in (
+            (-5, "10"),
+            (10, "20"),
+            (45, "30"),
+            (75, "40"),
+            (120, "50"),
+        ):
             make_invoice(s, acme, total=total, due_date=TODAY - dt.timedelta(days=days))
         make_invoice(s, hidden, total="7", due_date=TODAY)
         aging = repo.aging_totals(
@@ -135,8 +145,15 @@ def test_aging_buckets_and_hidden_contacts(db) -> None:  # type: ignore[no-untyp
 
 @pytest.mark.parametrize(
     ("text", "days"),
-    [("30 días", 30), ("Crédito 45 dias", 45), ("NET 30", 30), ("contado", 0),
-     ("pago en una exhibición", None), (None, None), ("15 DIAS NATURALES", 15)],
+    [
+        ("30 días", 30),
+        ("Crédito 45 dias", 45),
+        ("NET 30", 30),
+        ("contado", 0),
+        ("pago en una exhibición", None),
+        (None, None),
+        ("15 DIAS NATURALES", 15),
+    ],
 )
 def test_terms_from_text(text: str | None, days: int | None) -> None:
     assert terms_from_text(text) == days
@@ -145,7 +162,21 @@ def test_terms_from_text(text: str | None, days: int | None) -> None:
 def test_due_date_rule() -> None:
     issued = dt.date(2026, 11, 1)
     kw = dict(issue_date=issued, default_terms=30)
-    assert due_date_for(payment_method="PUE", contact_terms=60, payment_terms_text="90 días", **kw) == issued
-    assert due_date_for(payment_method="PPD", contact_terms=60, payment_terms_text="90 días", **kw) == dt.date(2026, 12, 31)
-    assert due_date_for(payment_method="PPD", contact_terms=None, payment_terms_text="crédito 45 días", **kw) == dt.date(2026, 12, 16)
-    assert due_date_for(payment_method="PPD", contact_terms=None, payment_terms_text=None, **kw) == dt.date(2026, 12, 1)
+    assert (
+        due_date_for(
+            payment_method="PUE", contact_terms=60, payment_terms_text="90 días", **kw
+        )
+        == issued
+    )
+    assert due_date_for(
+        payment_method="PPD", contact_terms=60, payment_terms_text="90 días", **kw
+    ) == dt.date(2026, 12, 31)
+    assert due_date_for(
+        payment_method="PPD",
+        contact_terms=None,
+        payment_terms_text="crédito 45 días",
+        **kw,
+    ) == dt.date(2026, 12, 16)
+    assert due_date_for(
+        payment_method="PPD", contact_terms=None, payment_terms_text=None, **kw
+    ) == dt.date(2026, 12, 1)
