@@ -28,6 +28,8 @@ PLANNING_LOCK = 727274002
 CHANNELS = ("email", "whatsapp", "telegram", "webhook")
 # Threads sending one pass's messages; providers answer slower than the database.
 DELIVERY_THREADS = 4
+# How often the SAT's bulk-download service is asked for new CFDIs.
+SAT_SYNC_HOURS = 6
 
 Clock = Callable[[], dt.datetime]
 
@@ -116,6 +118,58 @@ def run_outbox(
     )
 
 
+def run_daily_checks(runtime: Runtime, *, now: dt.datetime) -> dict[str, int]:
+    """Checks that are safe to run every hour: each acts once a day at most.
+
+    Broken promises get their follow-up, complements still unissued near the 5th
+    are reminded, and financing applications past their deadline are flagged.
+    """
+    from flows.financing import run_overdue_applications
+    from flows.promises import run_broken_promises
+    from flows.sat.complements import run_complement_reminders
+
+    promises = run_broken_promises(
+        runtime.factory,
+        now,
+        public_base_url=runtime.settings.public_base_url,
+        portal_key=runtime.portal_key,
+    )
+    complements = run_complement_reminders(runtime.factory, now)
+    overdue = run_overdue_applications(runtime.factory, now)
+    counts = {
+        "broken_promises": promises.broken,
+        "complement_reminders": int(complements),
+        "overdue_applications": len(overdue),
+    }
+    log.info("daily checks done", extra=counts)
+    return counts
+
+
+def run_sat_sync(runtime: Runtime, *, now: dt.datetime) -> int:
+    """One SAT download pass for every business that uploaded its e.firma."""
+    from sqlalchemy import select
+
+    from flows.sat.sync import sync_business
+    from storage.models import SatCredential
+
+    with runtime.factory() as session:
+        business_ids = session.scalars(
+            select(SatCredential.business_id).where(SatCredential.kind == "fiel")
+        ).all()
+    for business_id in business_ids:
+        try:
+            sync_business(
+                runtime.factory,
+                business_id=business_id,
+                secrets_key=runtime.settings.secrets_key,
+                base_url=runtime.settings.sat_ws_base_url,
+                now=now,
+            )
+        except Exception:
+            log.exception("sat sync failed", extra={"business_id": business_id})
+    return len(business_ids)
+
+
 def install(app: FastAPI, runtime: Runtime, *, clock: Clock = wall_clock) -> None:
     """Adds the scheduler to the app's lifespan; it runs only under `cobra serve`."""
 
@@ -156,6 +210,20 @@ def start_scheduler(
         _guarded(lambda: run_outbox(runtime, now=clock(), senders=senders), "outbox"),
         IntervalTrigger(seconds=runtime.settings.outbox_interval_seconds),
         id="outbox",
+        **common,
+    )
+    scheduler.add_job(
+        _guarded(lambda: run_daily_checks(runtime, now=clock()), "daily_checks"),
+        IntervalTrigger(hours=1),
+        id="daily_checks",
+        next_run_time=clock() + dt.timedelta(seconds=30),
+        **common,
+    )
+    scheduler.add_job(
+        _guarded(lambda: run_sat_sync(runtime, now=clock()), "sat_sync"),
+        IntervalTrigger(hours=SAT_SYNC_HOURS),
+        id="sat_sync",
+        next_run_time=clock() + dt.timedelta(minutes=2),
         **common,
     )
     scheduler.start()

@@ -12,10 +12,20 @@ import re
 from collections.abc import Callable
 
 from flows.messages import Reply
-from handlers import collect, common, customer, financing, owner, payables, resolve
-from handlers import sat
-from handlers import plans
-from handlers import credit_notes
+from handlers import (
+    catalog,
+    collect,
+    common,
+    credit_notes,
+    customer,
+    digest,
+    financing,
+    owner,
+    payables,
+    plans,
+    resolve,
+    sat,
+)
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
 from handlers.nlu.normalize import fold
@@ -38,6 +48,7 @@ INTENTS: dict[Intent, Handler] = {
     **sat.INTENTS,
     **plans.INTENTS,
     **credit_notes.INTENTS,
+    **catalog.INTENTS,
 }
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
@@ -60,13 +71,17 @@ def _unplaced(turn: Turn, understanding: Understanding) -> Reply:
 
 INTENTS[Intent.UNKNOWN] = _unplaced
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY | sat.OWNER_ONLY
-OWNER_ONLY |= plans.OWNER_ONLY | credit_notes.OWNER_ONLY
+OWNER_ONLY |= plans.OWNER_ONLY | credit_notes.OWNER_ONLY | catalog.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)
 # Button payloads "<prefix>:<id>:<verb>" go straight to the feature that made them,
 # and a few team commands with no intent of their own match on the folded text.
-PAYLOADS: dict[str, PayloadHandler] = {**customer.PAYLOADS, **plans.PAYLOADS}
+PAYLOADS: dict[str, PayloadHandler] = {
+    **customer.PAYLOADS,
+    **plans.PAYLOADS,
+    **digest.PAYLOADS,
+}
 COMMANDS: list[tuple[re.Pattern[str], CommandHandler]] = [*customer.COMMANDS]
 # What a message may do whatever flow is open.
 INTERRUPTS = frozenset({Intent.CANCEL, Intent.HELP})
