@@ -1,13 +1,13 @@
 """Cobra's one exception tree; every message is safe to show a user, in Spanish.
 
-    CobraError
-    ├── NotFound            a business, contact or invoice that is not there
-    ├── Ambiguous           a name that fits several contacts
-    ├── InvalidInput        a malformed RFC, CLABE, phone, amount or date
-    ├── Forbidden           the speaker's role may not do this
-    ├── MoneyRuleViolation  an overpayment, a cancelled invoice, mixed currencies
-    ├── Conflict            the same key with different content
-    └── ProviderError       an outside provider (Twilio, SMTP, STP, SAT, PAC) failed
+CobraError
+├── NotFound            a business, contact or invoice that is not there
+├── Ambiguous           a name that fits several contacts
+├── InvalidInput        a malformed RFC, CLABE, phone, amount or date
+├── Forbidden           the speaker's role may not do this
+├── MoneyRuleViolation  an overpayment, a cancelled invoice, mixed currencies
+├── Conflict            the same key with different content
+└── ProviderError       an outside provider (Twilio, SMTP, STP, SAT, PAC) failed
 """
 
 from __future__ import annotations

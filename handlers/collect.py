@@ -39,8 +39,7 @@ def register_payment(turn: Turn, understanding: Understanding) -> Reply:
         owners = {i.contact_id for i in named}
         if len(owners) > 1:
             return Reply().say(
-                "Esas facturas son de clientes distintos; registra un pago por "
-                "cliente."
+                "Esas facturas son de clientes distintos; registra un pago por cliente."
             )
         contact = named[0].contact
         closed = [i for i in named if i.status != "pending" or i.balance <= 0]
