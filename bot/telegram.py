@@ -35,7 +35,7 @@ from telegram.ext import (
 
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.whatsapp import ChannelOptions, options_of, write_file
+from bot.whatsapp import ChannelOptions, in_database, options_of, write_file
 from flows import ratelimit
 from flows.business import link_telegram
 from flows.channels import (
@@ -148,7 +148,7 @@ async def handle_update(request: Request) -> Response:
         return Response(status_code=400)
 
     # A retried delivery of an update already handled is acknowledged, nothing more.
-    seen = await run_in_threadpool(_seen, runtime, update_id)
+    seen = await in_database(runtime, _seen, runtime, update_id)
     if seen:
         log.info("telegram update replay ignored", extra={"update_id": update_id})
         return JSONResponse({})
@@ -294,13 +294,15 @@ class TelegramBot:
             return
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
-        admission = await run_in_threadpool(self._admit, update)
+        admission = await in_database(self.runtime, self._admit, update)
         if admission in (Admission.REPLAY, Admission.DROP):
             return
         if admission == Admission.WARN:
             await context.bot.send_message(chat.id, ratelimit.SLOW_DOWN)
             return
-        text = await run_in_threadpool(self._link, update.update_id, user.id, code)
+        text = await in_database(
+            self.runtime, self._link, update.update_id, user.id, code
+        )
         await context.bot.send_message(chat.id, text)
 
     async def on_command(
@@ -369,7 +371,7 @@ class TelegramBot:
         chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None:
             return
-        admission, linked = await run_in_threadpool(self._gate, update)
+        admission, linked = await in_database(self.runtime, self._gate, update)
         if admission in (Admission.REPLAY, Admission.DROP):
             return
         if admission == Admission.WARN:
@@ -395,7 +397,7 @@ class TelegramBot:
             media=media,
             display_name=user.full_name,
         )
-        reply = await run_in_threadpool(self.runtime.engine.handle, inbound)
+        reply = await in_database(self.runtime, self.runtime.engine.handle, inbound)
         await send_reply(context.bot, chat.id, reply)
 
     def _admit(self, update: Update) -> Admission:
@@ -568,6 +570,9 @@ class TelegramSender:
                 data["reply_markup"] = json.dumps(markup.to_dict())
             result = self.call("sendMessage", data)
         return f"tg:{chat_id}:{result.get('message_id', '')}"
+
+    def close(self) -> None:
+        self.client.close()
 
     def call(
         self,

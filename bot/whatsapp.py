@@ -13,10 +13,13 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.to_thread
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
@@ -39,6 +42,7 @@ from flows.outbox import Attachment, RenderedMessage
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MESSAGE_PATH = "/webhooks/whatsapp"
 STATUS_PATH = "/webhooks/whatsapp/status"
@@ -51,6 +55,8 @@ PROVIDER_TIMEOUT = 15.0
 MEDIA_DIR = "channels.media_dir"
 RATE_LIMIT = "channels.rate_limit"
 CLOCK = "channels.clock"
+DB_LIMITER = "channels.db_limiter"
+DB_CONCURRENCY = 16
 DEFAULT_MEDIA_DIR = Path("var/media")
 OUTGOING = "outgoing"
 OUTGOING_PATH = "/webhooks/whatsapp/media"
@@ -80,6 +86,20 @@ def options_of(runtime: Runtime) -> ChannelOptions:
     )
 
 
+async def in_database(runtime: Runtime, work: Callable[..., T], *args: Any) -> T:
+    """Run blocking database work in a worker thread, a few at a time.
+
+    SQLite lets one writer in at a time and makes the others sleep and retry,
+    which stretches the slowest answers; queueing the work here instead keeps
+    latency even. PostgreSQL takes more at once.
+    """
+    limiter = runtime.extras.get(DB_LIMITER)
+    if limiter is None:
+        size = 1 if runtime.db.dialect.name == "sqlite" else DB_CONCURRENCY
+        limiter = runtime.extras[DB_LIMITER] = anyio.CapacityLimiter(size)
+    return await anyio.to_thread.run_sync(partial(work, *args), limiter=limiter)
+
+
 def install(app: FastAPI, runtime: Runtime) -> None:
     router = APIRouter()
     router.add_api_route(MESSAGE_PATH, handle_message, methods=["POST"])
@@ -106,8 +126,8 @@ async def handle_message(request: Request) -> Response:
     options = options_of(runtime)
     now = options.clock()
 
-    admission = await run_in_threadpool(
-        _admit, runtime, sender, message_sid, now, options.limit
+    admission = await in_database(
+        runtime, _admit, runtime, sender, message_sid, now, options.limit
     )
     if admission == Admission.DROP:
         return twiml(Reply())
@@ -120,13 +140,16 @@ async def handle_message(request: Request) -> Response:
             runtime.settings, form, message_sid, options.media_dir
         )
     inbound = inbound_from_form(form, sender=sender, now=now, media=media)
-    reply = await run_in_threadpool(runtime.engine.handle, inbound)
+    reply = await in_database(runtime, runtime.engine.handle, inbound)
 
     def host(content_type: str, content: bytes) -> str:
         name = host_file(options.media_dir, content_type, content)
         return runtime.settings.public_base_url.rstrip("/") + f"{OUTGOING_PATH}/{name}"
 
-    body = await run_in_threadpool(render_twiml, reply, host=host)
+    if any(m.documents or m.images for m in reply.messages):
+        body = await run_in_threadpool(render_twiml, reply, host=host)
+    else:
+        body = render_twiml(reply)
     return Response(content=body, media_type=TWIML)
 
 
@@ -154,7 +177,7 @@ async def handle_status(request: Request) -> Response:
                 error_code=error_code,
             )
 
-    await run_in_threadpool(record)
+    await in_database(runtime, record)
     return Response(status_code=204)
 
 
@@ -477,6 +500,11 @@ class TwilioSender:
             },
         )
         return str(created.sid)
+
+    def close(self) -> None:
+        session = getattr(self.client.http_client, "session", None)
+        if session is not None:
+            session.close()
 
     def _host(self, item: Attachment) -> str:
         return host_file(self.media_dir, item.content_type, item.content)

@@ -8,14 +8,13 @@ import datetime as dt
 import logging
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from flows import ratelimit
 from flows.messages import Channel
 from flows.outbox import notify_owner
-from storage import repo
-from storage.models import ContactKind, InboundMessage, OutboundMessage, User
+from storage.models import Contact, ContactKind, InboundMessage, OutboundMessage, User
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +83,13 @@ def admit(
 
 def note_whatsapp_inbound(session: Session, *, phone: str, now: dt.datetime) -> int:
     """Open the 24-hour window of every customer contact with this number."""
-    touched = 0
-    for contact in repo.contacts_by_whatsapp(session, phone=phone):
-        if contact.kind != ContactKind.CUSTOMER:
-            continue
-        contact.whatsapp_last_inbound_at = now
-        touched += 1
-    return touched
+    touched = session.execute(
+        update(Contact)
+        .where(Contact.whatsapp == phone, Contact.kind == ContactKind.CUSTOMER)
+        .values(whatsapp_last_inbound_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(touched, "rowcount", 0) or 0)
 
 
 def telegram_account_linked(session: Session, *, telegram_user_id: int) -> bool:

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import case, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -50,38 +50,37 @@ def hit(
     now: dt.datetime,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Verdict:
-    """Count one message from `sender` and say whether it may go on."""
+    """Count one message from `sender` and say whether it may go on.
+
+    One upsert does it all, so concurrent processes never lose a count: a window
+    that ended (or lies in the future, after a clock change) starts again at `now`.
+    """
     insert = (
         pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     )
-    session.execute(
-        insert(SenderRate)
-        .values(channel=channel, sender=sender[:64], window_started_at=now, count=0)
-        .on_conflict_do_nothing(index_elements=["channel", "sender"])
+    upsert = insert(SenderRate).values(
+        channel=channel, sender=sender[:64], window_started_at=now, count=1
     )
-    row = session.scalars(
-        select(SenderRate)
-        .where(SenderRate.channel == channel, SenderRate.sender == sender[:64])
-        .with_for_update()
-    ).one()
+    table = SenderRate.__table__
+    stale = or_(
+        table.c.window_started_at <= now - limit.window,
+        table.c.window_started_at > now,
+    )
+    statement = upsert.on_conflict_do_update(
+        index_elements=["channel", "sender"],
+        set_={
+            "count": case((stale, 1), else_=table.c.count + 1),
+            "window_started_at": case((stale, now), else_=table.c.window_started_at),
+        },
+    ).returning(table.c.count)
+    count = session.execute(statement).scalar_one()
 
-    started = _aware(row.window_started_at)
-    if now - started >= limit.window or now < started:
-        row.window_started_at = now
-        row.count = 0
-    row.count += 1
-
-    if row.count <= limit.messages:
+    if count <= limit.messages:
         return Verdict.ALLOW
-    if row.count == limit.messages + 1:
+    if count == limit.messages + 1:
         log.warning(
             "sender over the message limit",
             extra={"channel": channel, "limit": limit.messages},
         )
         return Verdict.WARN
     return Verdict.DROP
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; Cobra stores UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

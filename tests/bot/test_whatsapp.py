@@ -382,3 +382,20 @@ def test_status_for_an_unknown_message_is_accepted(db, business, twilio, serve):
     )
 
     assert response.status_code == 204
+
+
+def test_hosted_files_are_served_by_secret_name_for_a_day(db, twilio, serve):
+    service = serve(twilio_settings(db, twilio))
+    name = whatsapp.host_file(service.media_dir, "application/pdf", b"%PDF-1.4 x")
+    service.clock.now = dt.datetime.now(dt.UTC)  # files are dated by the real clock
+
+    served = service.client.get(f"{whatsapp.OUTGOING_PATH}/{name}")
+    guessed = service.client.get(f"{whatsapp.OUTGOING_PATH}/{'a' * 32}.pdf")
+    escaping = service.client.get(f"{whatsapp.OUTGOING_PATH}/..%2Fcobra.db")
+    service.clock.now = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    expired = service.client.get(f"{whatsapp.OUTGOING_PATH}/{name}")
+
+    assert served.status_code == 200 and served.content == b"%PDF-1.4 x"
+    assert served.headers["content-type"] == "application/pdf"
+    assert [guessed.status_code, escaping.status_code] == [404, 404]
+    assert expired.status_code == 404

@@ -1,0 +1,312 @@
+"""Signed WhatsApp webhooks against Cobra, next to a bare FastAPI endpoint.
+
+Starts both servers (uvicorn, one process each, SQLite unless --database-url),
+or targets a running Cobra with --url. Prints messages per second (closed loop)
+and p50/p99 latency at a fixed rate (open loop), and Cobra's ratios to the bare
+endpoint. Targets: p99 under 50 ms at 200 messages/s on SQLite; throughput
+within 5x of the bare endpoint.
+
+Usage: python bench/webhook.py [--rate 200] [--seconds 10] [--concurrency 16]
+       python bench/webhook.py --url http://host:8000 --auth-token T --public-base-url U
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import itertools
+import multiprocessing
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from fastapi import FastAPI, Request, Response
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from twilio.request_validator import RequestValidator  # noqa: E402
+
+PATH = "/webhooks/whatsapp"
+TOKEN = "bench-auth-token"
+PUBLIC = "https://cobra.bench.example"
+ACCOUNT = "AC" + "b" * 32
+# What people write most: the rules answer these without the semantic classifier.
+OWNER_TEXTS = ("¿cuánto me deben?", "ayuda", "hola", "vencidas", "gracias")
+CUSTOMER_TEXTS = ("¿cuánto debo?", "ayuda", "hola", "gracias")
+BARE_TWIML = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Message>ok</Message></Response>'
+)
+
+Item = tuple[dict[str, str], str]  # a webhook's form and its signature
+
+
+def listening_socket() -> socket.socket:
+    """A bound socket that every worker process of one server accepts on."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    return sock
+
+
+def run_uvicorn(app: object, sock: socket.socket) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False)  # type: ignore[arg-type]
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def seed(database_url: str, customers: int) -> list[tuple[str, str]]:
+    """A business with its owner and customers; returns (sender, kind) pairs."""
+    from storage.db import make_engine, make_session_factory
+    from storage.models import Base
+    from tests.builders import make_business, make_contact, make_invoice
+
+    engine = make_engine(database_url)
+    Base.metadata.create_all(engine)
+    senders = [("whatsapp:+5215511112222", "owner")]
+    with make_session_factory(engine)() as session, session.begin():
+        business = make_business(session)
+        for index in range(customers):
+            contact = make_contact(
+                session,
+                business,
+                name=f"Cliente {index} SA de CV",
+                whatsapp=f"+5255{index:08d}",
+            )
+            make_invoice(session, contact, total="1160.00")
+            # As WhatsApp sends it: with the old mobile 1 after +52.
+            senders.append((f"whatsapp:+52155{index:08d}", "customer"))
+    engine.dispose()
+    return senders
+
+
+def serve_cobra(database_url: str, sock: socket.socket) -> None:
+    from bot.app import create_app
+    from bot.runtime import build_runtime
+    from bot.settings import Settings
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        public_base_url=PUBLIC,
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token=TOKEN,
+        twilio_whatsapp_from="whatsapp:+14155238886",
+    )
+    run_uvicorn(create_app(runtime=build_runtime(settings, migrate=False)), sock)
+
+
+def serve_bare(sock: socket.socket) -> None:
+    app = FastAPI()
+
+    @app.post(PATH)
+    async def answer(request: Request) -> Response:
+        await request.form()
+        return Response(BARE_TWIML, media_type="application/xml")
+
+    run_uvicorn(app, sock)
+
+
+def start(target: object, *args: object) -> multiprocessing.Process:
+    process = multiprocessing.Process(target=target, args=args, daemon=True)
+    process.start()
+    return process
+
+
+async def wait_ready(url: str) -> None:
+    async with aiohttp.ClientSession() as client:
+        for _ in range(300):
+            try:
+                async with client.post(url + PATH, data={}) as response:
+                    await response.read()
+                return
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+    raise SystemExit(f"server at {url} did not start")
+
+
+@dataclass
+class Requests:
+    """Pre-signed webhook forms, so that signing is not part of what is measured."""
+
+    senders: list[tuple[str, str]]
+    token: str
+    public_base_url: str
+
+    def __post_init__(self) -> None:
+        self._validator = RequestValidator(self.token)
+        self._count = itertools.count()
+        self._run = dt.datetime.now(dt.UTC).strftime("%H%M%S%f")
+
+    def make(self, n: int) -> list[Item]:
+        made = []
+        for _ in range(n):
+            i = next(self._count)
+            sender, kind = self.senders[i % len(self.senders)]
+            texts = OWNER_TEXTS if kind == "owner" else CUSTOMER_TEXTS
+            form = {
+                "MessageSid": f"SM{self._run}{i:018d}",
+                "AccountSid": ACCOUNT,
+                "From": sender,
+                "To": "whatsapp:+14155238886",
+                "Body": texts[i % len(texts)],
+                "NumMedia": "0",
+            }
+            url = self.public_base_url.rstrip("/") + PATH
+            made.append((form, self._validator.compute_signature(url, form)))
+        return made
+
+
+async def post(client: aiohttp.ClientSession, url: str, item: Item) -> int:
+    form, signature = item
+    async with client.post(
+        url + PATH, data=form, headers={"X-Twilio-Signature": signature}
+    ) as response:
+        await response.read()
+        return response.status
+
+
+def session(connections: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=30),
+    )
+
+
+async def fixed_rate(
+    url: str, items: list[Item], rate: float
+) -> tuple[list[float], int]:
+    """Open loop: send at `rate` whatever the answers; latency from the planned send."""
+    latencies: list[float] = []
+    errors = 0
+    async with session(128) as client:
+        began = time.perf_counter()
+
+        async def one(index: int, item: Item) -> None:
+            nonlocal errors
+            planned = began + index / rate
+            await asyncio.sleep(max(0.0, planned - time.perf_counter()))
+            status = await post(client, url, item)
+            latencies.append(time.perf_counter() - planned)
+            if status != 200:
+                errors += 1
+
+        await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
+    return latencies, errors
+
+
+async def closed_loop(
+    url: str, items: list[Item], concurrency: int
+) -> tuple[float, int]:
+    """As fast as it goes with `concurrency` requests in flight: messages per second."""
+    queue = iter(items)
+    done = errors = 0
+    async with session(concurrency) as client:
+
+        async def worker() -> None:
+            nonlocal done, errors
+            for item in queue:
+                status = await post(client, url, item)
+                done += 1
+                if status != 200:
+                    errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return done / elapsed, errors
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def measure(
+    name: str, url: str, requests: Requests, args: argparse.Namespace
+) -> dict[str, float]:
+    await wait_ready(url)
+    await closed_loop(url, requests.make(50), 4)  # warm up
+    latencies, late_errors = await fixed_rate(
+        url, requests.make(int(args.rate * args.seconds)), args.rate
+    )
+    throughput, errors = await closed_loop(
+        url, requests.make(args.throughput_messages), args.concurrency
+    )
+    figures = {
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "msgs_per_s": throughput,
+        "errors": float(late_errors + errors),
+    }
+    print(
+        f"{name:>6}: {figures['msgs_per_s']:8.1f} msg/s   "
+        f"p50 {figures['p50_ms']:6.1f} ms   p99 {figures['p99_ms']:6.1f} ms "
+        f"at {args.rate:.0f} msg/s   errors {int(figures['errors'])}"
+    )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--throughput-messages", type=int, default=3000)
+    parser.add_argument("--customers", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=1, help="processes per server")
+    parser.add_argument("--database-url", help="default: a new SQLite file")
+    parser.add_argument("--url", help="a running Cobra instead of starting one")
+    parser.add_argument("--auth-token", default=TOKEN)
+    parser.add_argument("--public-base-url", default=PUBLIC)
+    args = parser.parse_args()
+
+    bare = listening_socket()
+    processes = [start(serve_bare, bare) for _ in range(args.workers)]
+    if args.url:
+        cobra_url = args.url.rstrip("/")
+        # Senders unknown to the target's database: the polite answer to strangers.
+        senders = [(f"whatsapp:+52155{i:08d}", "customer") for i in range(1000)]
+    else:
+        database_url = args.database_url or (
+            f"sqlite:///{tempfile.mkdtemp(prefix='cobra-bench-')}/cobra.db"
+        )
+        senders = seed(database_url, args.customers)
+        cobra = listening_socket()
+        processes += [
+            start(serve_cobra, database_url, cobra) for _ in range(args.workers)
+        ]
+        cobra_url = f"http://127.0.0.1:{cobra.getsockname()[1]}"
+
+    try:
+        requests = Requests(senders, args.auth_token, args.public_base_url)
+        bare_url = f"http://127.0.0.1:{bare.getsockname()[1]}"
+        bare_figures = asyncio.run(measure("bare", bare_url, requests, args))
+        figures = asyncio.run(measure("cobra", cobra_url, requests, args))
+    finally:
+        for process in processes:
+            process.terminate()
+            process.join(5)
+
+    throughput = figures["msgs_per_s"] / bare_figures["msgs_per_s"]
+    print(
+        f"ratios (cobra / bare): throughput {throughput:.2f}"
+        f"   p50 {figures['p50_ms'] / bare_figures['p50_ms']:.1f}x"
+        f"   p99 {figures['p99_ms'] / bare_figures['p99_ms']:.1f}x"
+    )
+    print(
+        f"targets: p99 < 50 ms at {args.rate:.0f} msg/s: "
+        f"{'met' if figures['p99_ms'] < 50 else 'NOT met'}; "
+        f"throughput within 5x of bare: {'met' if throughput >= 0.2 else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""The outbox's WhatsApp and Telegram senders against the loopback provider fakes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.settings import Settings
+from bot.telegram import TelegramSender
+from bot.whatsapp import OUTGOING, OUTGOING_PATH, TwilioSender
+from flows.errors import ProviderError
+from flows.messages import NO, YES
+from flows.outbox import Attachment, RenderedMessage
+from tests.bot.conftest import PUBLIC_BASE_URL, TEMPLATES, WHATSAPP_FROM
+from tests.fakes.telegram_api import BOT_TOKEN, FakeTelegram
+from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+PDF = Attachment("A-101.pdf", "application/pdf", b"%PDF-1.4 factura")
+
+
+def rendered(**fields: Any) -> RenderedMessage:
+    values: dict[str, Any] = {
+        "outbox_id": 1,
+        "channel": "whatsapp",
+        "recipient": "+525533334444",
+        "subject": "Recordatorio",
+        "text": "Hola, te recordamos la factura A-101 por $1,160.00.",
+    }
+    values.update(fields)
+    return RenderedMessage(**values)
+
+
+def twilio_sender(fake: FakeTwilio, media_dir: Path) -> TwilioSender:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        public_base_url=PUBLIC_BASE_URL,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_whatsapp_from=WHATSAPP_FROM,
+        twilio_api_base_url=fake.base_url,
+        whatsapp_templates=TEMPLATES,
+    )
+    return TwilioSender(settings, media_dir=media_dir)
+
+
+def telegram_sender(fake: FakeTelegram) -> TelegramSender:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=BOT_TOKEN,
+        telegram_api_base_url=fake.base_url,
+    )
+    return TelegramSender(settings)
+
+
+def test_free_text_inside_the_window(twilio, tmp_path):
+    sender = twilio_sender(twilio, tmp_path)
+
+    sid = sender.send(rendered(buttons=(YES, NO)))
+
+    [sent] = twilio.sent
+    assert sid == sent.sid
+    assert sent.get("To") == "whatsapp:+525533334444"
+    assert sent.get("From") == WHATSAPP_FROM
+    assert (sent.get("Body") or "").startswith("Hola, te recordamos")
+    assert "Responde «Sí» o «No»." in (sent.get("Body") or "")
+    assert sent.get("StatusCallback") == PUBLIC_BASE_URL + "/webhooks/whatsapp/status"
+    assert sent.get("ContentSid") is None
+
+
+def test_template_outside_the_window(twilio, tmp_path):
+    sender = twilio_sender(twilio, tmp_path)
+
+    sender.send(
+        rendered(
+            template_required=True,
+            whatsapp_template="reminder",
+            variables={"1": "Acme", "2": "$1,160.00"},
+        )
+    )
+
+    [sent] = twilio.sent
+    assert sent.get("ContentSid") == "HX0000000000000000000000000000001"
+    assert json.loads(sent.get("ContentVariables") or "") == {
+        "1": "Acme",
+        "2": "$1,160.00",
+    }
+    assert sent.get("Body") is None
+
+
+def test_no_approved_template_is_a_permanent_failure(twilio, tmp_path):
+    sender = twilio_sender(twilio, tmp_path)
+
+    with pytest.raises(ProviderError) as caught:
+        sender.send(rendered(template_required=True, whatsapp_template="otro"))
+
+    assert caught.value.temporary is False
+    assert twilio.sent == []
+
+
+def test_attachments_are_hosted_and_sent_by_url(twilio, tmp_path):
+    sender = twilio_sender(twilio, tmp_path)
+
+    sender.send(rendered(attachments=(PDF,)))
+
+    [sent] = twilio.sent
+    url = sent.get("MediaUrl") or ""
+    assert url.startswith(PUBLIC_BASE_URL + OUTGOING_PATH + "/")
+    assert url.endswith(".pdf")
+    name = url.rsplit("/", 1)[1]
+    assert (tmp_path / OUTGOING / name).read_bytes() == PDF.content
+
+
+@pytest.mark.parametrize(
+    ("status", "temporary"), [(500, True), (429, True), (400, False)]
+)
+def test_twilio_errors_say_whether_to_retry(twilio, tmp_path, status, temporary):
+    sender = twilio_sender(twilio, tmp_path)
+    twilio.failures.append((status, 63016))
+
+    with pytest.raises(ProviderError) as caught:
+        sender.send(rendered())
+
+    assert caught.value.temporary is temporary
+
+
+def test_twilio_unreachable_is_temporary(tmp_path):
+    fake = FakeTwilio(base_url="http://127.0.0.1:9")
+    sender = twilio_sender(fake, tmp_path)
+
+    with pytest.raises(ProviderError) as caught:
+        sender.send(rendered())
+
+    assert caught.value.temporary is True
+
+
+def test_telegram_text_with_buttons_and_files(telegram):
+    sender = telegram_sender(telegram)
+    chart = Attachment("cobranza.png", "image/png", b"\x89PNG")
+
+    provider_id = sender.send(
+        rendered(
+            channel="telegram",
+            recipient="5550001",
+            attachments=(PDF, chart),
+            buttons=(YES, NO),
+        )
+    )
+
+    [document] = telegram.of("sendDocument")
+    assert document.files["document"] == ("A-101.pdf", PDF.content)
+    [photo] = telegram.of("sendPhoto")
+    assert photo.files["photo"] == ("cobranza.png", b"\x89PNG")
+    [message] = telegram.of("sendMessage")
+    assert message.params["chat_id"] == "5550001"
+    assert (
+        message.json("reply_markup")["inline_keyboard"][0][0]["callback_data"] == "yes"
+    )
+    assert provider_id.startswith("tg:5550001:")
+
+
+@pytest.mark.parametrize(
+    ("code", "temporary"), [(429, True), (502, True), (403, False)]
+)
+def test_telegram_errors_say_whether_to_retry(telegram, code, temporary):
+    sender = telegram_sender(telegram)
+    telegram.failures.append((code, "Forbidden: bot was blocked by the user"))
+
+    with pytest.raises(ProviderError) as caught:
+        sender.send(rendered(channel="telegram", recipient="5550001"))
+
+    assert caught.value.temporary is temporary
+    assert BOT_TOKEN not in caught.value.message
+
+
+def test_telegram_unreachable_is_temporary_and_hides_the_token():
+    sender = telegram_sender(FakeTelegram(base_url="http://127.0.0.1:9"))
+
+    with pytest.raises(ProviderError) as caught:
+        sender.send(rendered(channel="telegram", recipient="5550001"))
+
+    assert caught.value.temporary is True
+    assert caught.value.__cause__ is None
+    assert not isinstance(caught.value.__context__, httpx.HTTPError) or (
+        caught.value.__suppress_context__
+    )
