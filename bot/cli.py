@@ -144,6 +144,9 @@ def _register_commands() -> None:
     from bot.commands import report
 
     report.register(cli)
+    from bot.commands import catalog
+
+    catalog.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
