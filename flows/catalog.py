@@ -63,6 +63,8 @@ def fill_from_cfdis(session: Session, *, business_id: int, now: dt.datetime) -> 
     ).all()
     added = 0
     for xml, currency in rows:
+        if not xml:
+            continue
         try:
             root = etree.fromstring(xml.encode(), _PARSER)
         except (etree.XMLSyntaxError, ValueError):
