@@ -695,6 +695,7 @@ def _to_owner(
         template=TEMPLATE,
         payload={
             "kind": "plan",
+            "business_name": plan.contact.business.name,
             "contact_name": _name(plan.contact),
             "subject": "Plan de pagos",
             "text": text,

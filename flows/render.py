@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from flows.fmt import money, short_date
 from flows.messages import Button
 from flows.outbox import Attachment, RenderedMessage
+from flows.sat.notices import cfdi_attachments
 from storage.models import Contact, InboundMessage, Invoice, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ def render_outbound(
             subject=render_text(f"email/{row.template}.subject.j2", payload),
             text=render_text(f"email/{row.template}.txt.j2", payload),
             html=render_text(f"email/{row.template}.html.j2", payload),
-            attachments=_attachments(session, payload),
+            attachments=_attachments(session, payload)
+            + cfdi_attachments(session, payload, now=now),
             buttons=buttons,
             message_id=message_id(row),
         )
@@ -183,11 +185,8 @@ def _needs_template(session: Session, row: OutboundMessage, now: dt.datetime) ->
 
 
 def _attachments(session: Session, payload: dict[str, Any]) -> tuple[Attachment, ...]:
-    """The CFDI XML of the invoices the payload asks to attach.
-
-    # Limitation: only the XML is attached; Cobra has no invoice PDF renderer in
-    # this module (the portal serves the PDF), and no heavy PDF dependency is added.
-    """
+    """The CFDI XML of the invoices the payload asks to attach (their PDFs, and
+    complements, come from `flows.sat.notices.cfdi_attachments`)."""
     ids = [int(i) for i in payload.get("attach_invoice_ids", [])][:MAX_XML_ATTACHMENTS]
     if not ids:
         return ()
