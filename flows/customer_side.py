@@ -24,6 +24,7 @@ from flows.links import customer_channels
 from flows.money import Allocation, propose_allocation, record_payment
 from flows.outbox import enqueue, owner_address
 from flows.receipts import queue_payment_receipt
+from flows.webhooks_out import emit_event
 from storage import repo
 from storage.models import (
     Business,
@@ -325,6 +326,21 @@ def report_payment(
     )
     session.add(report)
     session.flush()
+    emit_event(
+        session,
+        contact.business_id,
+        "payment.reported",
+        {
+            "report_id": report.id,
+            "contact_rfc": contact.rfc,
+            "invoice_id": report.invoice_id,
+            "amount": str(amount) if amount is not None else None,
+            "currency": currency,
+            "with_proof": proof_path is not None,
+        },
+        now,
+        key=f"report:{report.id}",
+    )
 
     notify_owner(
         session,
@@ -590,6 +606,19 @@ def open_dispute(
     )
     session.add(dispute)
     session.flush()
+    emit_event(
+        session,
+        contact.business_id,
+        "dispute.opened",
+        {
+            "dispute_id": dispute.id,
+            "contact_rfc": contact.rfc,
+            "invoice_id": invoice_id,
+            "reason": dispute.reason,
+        },
+        now,
+        key=f"dispute:{dispute.id}",
+    )
     notify_owner(
         session,
         contact=contact,

@@ -33,6 +33,7 @@ from flows.fmt import (
     zone,
 )
 from flows.outbox import enqueue, owner_address
+from flows.webhooks_out import emit_event
 from storage import repo
 from storage.models import (
     Business,
@@ -601,6 +602,19 @@ def decide(
         now=now,
     )
     notify_decision(session, application=application, now=now)
+    emit_event(
+        session,
+        application.business_id,
+        "financing.decided",
+        {
+            "application_id": application.id,
+            "decision": str(application.status),
+            "amount_approved": str(application.amount_approved or ""),
+            "reason": application.decision_reason or "",
+        },
+        now,
+        key=f"financing:{application.id}",
+    )
     return application
 
 

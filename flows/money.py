@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from flows.audit import audit
 from flows.errors import MoneyRuleViolation
 from flows.fmt import money, to_money
+from flows.webhooks_out import emit_payment_recorded
 from storage import repo
 from storage.models import (
     ComplementStatus,
@@ -189,6 +190,7 @@ def record_payment(
         },
         now=now,
     )
+    emit_payment_recorded(session, payment=payment, now=now)
     log.info(
         "payment recorded",
         extra={

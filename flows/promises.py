@@ -17,6 +17,7 @@ from flows.business import portal_token, portal_url
 from flows.customer_side import notify_customer, notify_owner
 from flows.errors import InvalidInput
 from flows.fmt import local_date, to_money
+from flows.webhooks_out import emit_event
 from storage.models import Business, Contact, Invoice, InvoiceStatus, Payment, Promise
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,20 @@ def record_promise(
     )
     session.add(promise)
     session.flush()
+    emit_event(
+        session,
+        contact.business_id,
+        "promise.created",
+        {
+            "promise_id": promise.id,
+            "contact_rfc": contact.rfc,
+            "invoice_id": promise.invoice_id,
+            "promised_on": promised_on.isoformat(),
+            "amount": str(promise.amount) if promise.amount is not None else None,
+        },
+        now,
+        key=f"promise:{promise.id}",
+    )
     notify_owner(
         session,
         contact=contact,
