@@ -135,10 +135,19 @@ def db_upgrade() -> None:
 
 
 def _register_commands() -> None:
-    from bot.commands import api, business, chat, contacts, importing, jobs, sat, serve
-    from bot.commands import financing
+    from bot.commands import (
+        api,
+        business,
+        chat,
+        contacts,
+        financing,
+        importing,
+        jobs,
+        sat,
+        serve,
+    )
 
-    for module in (business, chat, contacts, importing, serve, api, sat, jobs):
+    for module in (business, chat, contacts, importing, serve, api, jobs, sat):
         module.register(cli)
     financing.register(cli)
     from bot.commands import report

@@ -143,6 +143,7 @@ class User(Base):
     whatsapp: Mapped[str | None] = mapped_column(String(20), index=True)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     email: Mapped[str | None] = mapped_column(String(255))
+    telegram_expected_id: Mapped[int | None] = mapped_column(BigInteger)
     telegram_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -469,6 +470,22 @@ class PaymentReport(Base):
     created_at: Mapped[dt.datetime]
 
 
+class ReminderRun(Base):
+    """One day's reminder planning for a business; the next day catches up from it."""
+
+    __tablename__ = "reminder_run"
+    __table_args__ = (UniqueConstraint("business_id", "planned_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    # The local date planned, and the first trigger date it covers (catch-up).
+    planned_on: Mapped[dt.date] = mapped_column(Date)
+    window_start: Mapped[dt.date] = mapped_column(Date)
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class CfdiComplement(Base):
     """A payment complement (CFDI type P) read from a file or the SAT, with its XML.
 
@@ -531,52 +548,6 @@ class SenderRate(Base):
     sender: Mapped[str] = mapped_column(String(64))
     window_started_at: Mapped[dt.datetime]
     count: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class ApiKey(Base):
-    """A business's key to the REST API; only its hash is kept, shown once."""
-
-    __tablename__ = "api_key"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    # The visible start of the key, to tell keys apart in listings.
-    prefix: Mapped[str] = mapped_column(String(16))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime]
-    last_used_at: Mapped[dt.datetime | None]
-    revoked_at: Mapped[dt.datetime | None]
-
-
-class IdempotencyRecord(Base):
-    """The first answer to a request made with an `Idempotency-Key`, to replay it."""
-
-    __tablename__ = "idempotency_record"
-    __table_args__ = (UniqueConstraint("business_id", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"))
-    key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[dt.datetime]
-
-
-class WebhookEndpoint(Base):
-    """An address of the business's systems that hears about events, signed."""
-
-    __tablename__ = "webhook_endpoint"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
-    url: Mapped[str] = mapped_column(String(2000))
-    # Comma-separated event names, or "*" for all of them.
-    events: Mapped[str] = mapped_column(String(500), default="*")
-    secret: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[dt.datetime]
-    disabled_at: Mapped[dt.datetime | None]
 
 
 class SatCredential(Base):
@@ -648,6 +619,52 @@ class CfdiPdf(Base):
     uuid: Mapped[str] = mapped_column(String(36))
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime]
+
+
+class ApiKey(Base):
+    """A business's key to the REST API; only its hash is kept, shown once."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The visible start of the key, to tell keys apart in listings.
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request made with an `Idempotency-Key`, to replay it."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("business_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime]
+
+
+class WebhookEndpoint(Base):
+    """An address of the business's systems that hears about events, signed."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # Comma-separated event names, or "*" for all of them.
+    events: Mapped[str] = mapped_column(String(500), default="*")
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime]
+    disabled_at: Mapped[dt.datetime | None]
 
 
 class FinancingApplication(Base):
@@ -786,20 +803,6 @@ class SupplierPayment(Base):
 
     contact: Mapped[Contact] = relationship()
 
-class ReminderRun(Base):
-    """One day's reminder planning for a business; the next day catches up from it."""
-
-    __tablename__ = "reminder_run"
-    __table_args__ = (UniqueConstraint("business_id", "planned_on"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
-    # The local date planned, and the first trigger date it covers (catch-up).
-    planned_on: Mapped[dt.date] = mapped_column(Date)
-    window_start: Mapped[dt.date] = mapped_column(Date)
-    started_at: Mapped[dt.datetime]
-    finished_at: Mapped[dt.datetime | None]
-    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 class PlanStatus(StrEnum):
     REQUESTED = "requested"  # the customer asked; the owner decides

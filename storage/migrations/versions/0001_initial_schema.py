@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("default_terms_days", sa.Integer(), nullable=False),
         sa.Column("reminders_paused", sa.Boolean(), nullable=False),
         sa.Column("owner_digest", sa.Boolean(), nullable=False),
+        sa.Column("plans_on_request", sa.Boolean(), nullable=False),
+        sa.Column("plans_max_instalments", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_business")),
         sa.UniqueConstraint("rfc", name=op.f("uq_business_rfc")),
@@ -55,6 +57,29 @@ def upgrade() -> None:
             "channel", "sender", name=op.f("uq_sender_rate_channel_sender")
         ),
     )
+    op.create_table(
+        "api_key",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_api_key_business_id_business"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_key")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_api_key_key_hash")),
+    )
+    with op.batch_alter_table("api_key", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_api_key_business_id"), ["business_id"], unique=False
+        )
+
     op.create_table(
         "app_user",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -121,6 +146,28 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "cfdi_pdf",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("pdf", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_cfdi_pdf_business_id_business"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cfdi_pdf")),
+        sa.UniqueConstraint(
+            "business_id", "uuid", name=op.f("uq_cfdi_pdf_business_id_uuid")
+        ),
+    )
+    with op.batch_alter_table("cfdi_pdf", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_cfdi_pdf_business_id"), ["business_id"], unique=False
+        )
+
+    op.create_table(
         "cfdi_pending_payment",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("business_id", sa.Integer(), nullable=False),
@@ -172,6 +219,67 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation")),
         sa.UniqueConstraint(
             "channel", "sender", name=op.f("uq_conversation_channel_sender")
+        ),
+    )
+    op.create_table(
+        "financing_application",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("step", sa.String(length=32), nullable=True),
+        sa.Column("answers", sa.JSON(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("amount_requested", sa.Numeric(precision=18, scale=2), nullable=True),
+        sa.Column("amount_approved", sa.Numeric(precision=18, scale=2), nullable=True),
+        sa.Column("amount_used", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("consent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("overdue_flagged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", sa.String(length=64), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("receivables", sa.JSON(), nullable=True),
+        sa.Column("web_token_hash", sa.String(length=64), nullable=True),
+        sa.Column("web_token_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_financing_application_business_id_business"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_financing_application")),
+        sa.UniqueConstraint(
+            "web_token_hash", name=op.f("uq_financing_application_web_token_hash")
+        ),
+    )
+    with op.batch_alter_table("financing_application", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_financing_business_status", ["business_id", "status"], unique=False
+        )
+        batch_op.create_index(
+            "ix_financing_status_deadline", ["status", "deadline_at"], unique=False
+        )
+
+    op.create_table(
+        "idempotency_record",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_idempotency_record_business_id_business"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_record")),
+        sa.UniqueConstraint(
+            "business_id", "key", name=op.f("uq_idempotency_record_business_id_key")
         ),
     )
     op.create_table(
@@ -247,6 +355,120 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "sales_item",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("description", sa.String(length=1000), nullable=False),
+        sa.Column("product_key", sa.String(length=8), nullable=False),
+        sa.Column("unit_key", sa.String(length=3), nullable=False),
+        sa.Column("unit_name", sa.String(length=20), nullable=True),
+        sa.Column("unit_price", sa.Numeric(precision=18, scale=6), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("vat", sa.String(length=8), nullable=True),
+        sa.Column("tax_object", sa.String(length=2), nullable=False),
+        sa.Column("source", sa.String(length=8), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_sales_item_business_id_business"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_item")),
+        sa.UniqueConstraint(
+            "business_id",
+            "description",
+            name=op.f("uq_sales_item_business_id_description"),
+        ),
+    )
+    with op.batch_alter_table("sales_item", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sales_item_business_id"), ["business_id"], unique=False
+        )
+
+    op.create_table(
+        "sat_credential",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("rfc", sa.String(length=13), nullable=False),
+        sa.Column("certificate_number", sa.String(length=40), nullable=False),
+        sa.Column("certificate", sa.Text(), nullable=False),
+        sa.Column("key_encrypted", sa.Text(), nullable=False),
+        sa.Column("password_encrypted", sa.Text(), nullable=False),
+        sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_sat_credential_business_id_business"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sat_credential")),
+        sa.UniqueConstraint(
+            "business_id", "kind", name=op.f("uq_sat_credential_business_id_kind")
+        ),
+    )
+    with op.batch_alter_table("sat_credential", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sat_credential_business_id"), ["business_id"], unique=False
+        )
+
+    op.create_table(
+        "sat_download_request",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("role", sa.String(length=8), nullable=False),
+        sa.Column("request_type", sa.String(length=16), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("message", sa.String(length=500), nullable=True),
+        sa.Column("packages", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_sat_download_request_business_id_business"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sat_download_request")),
+        sa.UniqueConstraint(
+            "business_id",
+            "request_id",
+            name=op.f("uq_sat_download_request_business_id_request_id"),
+        ),
+    )
+    with op.batch_alter_table("sat_download_request", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sat_download_request_business_id"),
+            ["business_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "webhook_endpoint",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("events", sa.String(length=500), nullable=False),
+        sa.Column("secret", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_webhook_endpoint_business_id_business"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoint")),
+    )
+    with op.batch_alter_table("webhook_endpoint", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_endpoint_business_id"), ["business_id"], unique=False
+        )
+
+    op.create_table(
         "contact",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("business_id", sa.Integer(), nullable=False),
@@ -310,6 +532,9 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_contact_business_rfc", ["business_id", "rfc"], unique=False
+        )
+        batch_op.create_index(
+            "ix_contact_virtual_clabe", ["virtual_clabe"], unique=False
         )
         batch_op.create_index(
             batch_op.f("ix_contact_whatsapp"), ["whatsapp"], unique=False
@@ -516,6 +741,40 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "payment_plan",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("total", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("approved_by", sa.String(length=64), nullable=True),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_payment_plan_business_id_business"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contact.id"],
+            name=op.f("fk_payment_plan_contact_id_contact"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_plan")),
+    )
+    with op.batch_alter_table("payment_plan", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_payment_plan_contact_id"), ["contact_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_payment_plan_status", ["business_id", "status"], unique=False
+        )
+
+    op.create_table(
         "dispute",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("business_id", sa.Integer(), nullable=False),
@@ -627,6 +886,64 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "plan_instalment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("plan_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("due_date", sa.Date(), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("paid", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("late_notified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["plan_id"],
+            ["payment_plan.id"],
+            name=op.f("fk_plan_instalment_plan_id_payment_plan"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_instalment")),
+        sa.UniqueConstraint(
+            "plan_id", "number", name=op.f("uq_plan_instalment_plan_id_number")
+        ),
+    )
+    with op.batch_alter_table("plan_instalment", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_plan_instalment_plan_id"), ["plan_id"], unique=False
+        )
+
+    op.create_table(
+        "plan_invoice",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("plan_id", sa.Integer(), nullable=False),
+        sa.Column("invoice_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "balance_at_start", sa.Numeric(precision=18, scale=2), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"],
+            ["invoice.id"],
+            name=op.f("fk_plan_invoice_invoice_id_invoice"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["plan_id"],
+            ["payment_plan.id"],
+            name=op.f("fk_plan_invoice_plan_id_payment_plan"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_invoice")),
+        sa.UniqueConstraint(
+            "plan_id", "invoice_id", name=op.f("uq_plan_invoice_plan_id_invoice_id")
+        ),
+    )
+    with op.batch_alter_table("plan_invoice", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_plan_invoice_invoice_id"), ["invoice_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_plan_invoice_plan_id"), ["plan_id"], unique=False
+        )
+
+    op.create_table(
         "promise",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("business_id", sa.Integer(), nullable=False),
@@ -657,13 +974,188 @@ def upgrade() -> None:
             batch_op.f("ix_promise_contact_id"), ["contact_id"], unique=False
         )
 
+    op.create_table(
+        "sat_cancellation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("invoice_id", sa.Integer(), nullable=True),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("motive", sa.String(length=2), nullable=False),
+        sa.Column("substitute_uuid", sa.String(length=36), nullable=True),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("acknowledgment", sa.Text(), nullable=True),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_sat_cancellation_business_id_business"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"],
+            ["invoice.id"],
+            name=op.f("fk_sat_cancellation_invoice_id_invoice"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sat_cancellation")),
+        sa.UniqueConstraint(
+            "business_id", "uuid", name=op.f("uq_sat_cancellation_business_id_uuid")
+        ),
+    )
+    with op.batch_alter_table("sat_cancellation", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sat_cancellation_business_id"), ["business_id"], unique=False
+        )
+
+    op.create_table(
+        "stp_deposit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=True),
+        sa.Column("contact_id", sa.Integer(), nullable=True),
+        sa.Column("stp_id", sa.String(length=32), nullable=True),
+        sa.Column("clave_rastreo", sa.String(length=64), nullable=False),
+        sa.Column("fecha_operacion", sa.Date(), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("beneficiary_account", sa.String(length=20), nullable=False),
+        sa.Column("payer_account", sa.String(length=20), nullable=True),
+        sa.Column("payer_name", sa.String(length=120), nullable=True),
+        sa.Column("payer_bank", sa.String(length=8), nullable=True),
+        sa.Column("concept", sa.String(length=210), nullable=True),
+        sa.Column("numeric_reference", sa.String(length=16), nullable=True),
+        sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("raw", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=32), nullable=True),
+        sa.Column("payment_id", sa.Integer(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_stp_deposit_business_id_business"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contact.id"],
+            name=op.f("fk_stp_deposit_contact_id_contact"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["payment_id"],
+            ["payment.id"],
+            name=op.f("fk_stp_deposit_payment_id_payment"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stp_deposit")),
+        sa.UniqueConstraint(
+            "clave_rastreo",
+            "fecha_operacion",
+            name=op.f("uq_stp_deposit_clave_rastreo_fecha_operacion"),
+        ),
+    )
+    with op.batch_alter_table("stp_deposit", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_stp_deposit_business", ["business_id", "status"], unique=False
+        )
+        batch_op.create_index(
+            "ix_stp_deposit_status", ["status", "received_at"], unique=False
+        )
+
+    op.create_table(
+        "supplier_payment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("clabe", sa.String(length=18), nullable=False),
+        sa.Column("beneficiary_name", sa.String(length=300), nullable=False),
+        sa.Column("concept", sa.String(length=40), nullable=False),
+        sa.Column("allocations", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("scheduled_for", sa.Date(), nullable=False),
+        sa.Column("clave_rastreo", sa.String(length=30), nullable=True),
+        sa.Column("fecha_operacion", sa.Date(), nullable=True),
+        sa.Column("stp_order_id", sa.String(length=32), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("payment_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_supplier_payment_business_id_business"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contact.id"],
+            name=op.f("fk_supplier_payment_contact_id_contact"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["payment_id"],
+            ["payment.id"],
+            name=op.f("fk_supplier_payment_payment_id_payment"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_supplier_payment")),
+        sa.UniqueConstraint(
+            "clave_rastreo", name=op.f("uq_supplier_payment_clave_rastreo")
+        ),
+        sa.UniqueConstraint(
+            "idempotency_key", name=op.f("uq_supplier_payment_idempotency_key")
+        ),
+    )
+    with op.batch_alter_table("supplier_payment", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_supplier_payment_business_id"), ["business_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_supplier_payment_contact_id"), ["contact_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_supplier_payment_due", ["status", "scheduled_for"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_supplier_payment_stp_order_id"),
+            ["stp_order_id"],
+            unique=False,
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("supplier_payment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_supplier_payment_stp_order_id"))
+        batch_op.drop_index("ix_supplier_payment_due")
+        batch_op.drop_index(batch_op.f("ix_supplier_payment_contact_id"))
+        batch_op.drop_index(batch_op.f("ix_supplier_payment_business_id"))
+
+    op.drop_table("supplier_payment")
+    with op.batch_alter_table("stp_deposit", schema=None) as batch_op:
+        batch_op.drop_index("ix_stp_deposit_status")
+        batch_op.drop_index("ix_stp_deposit_business")
+
+    op.drop_table("stp_deposit")
+    with op.batch_alter_table("sat_cancellation", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sat_cancellation_business_id"))
+
+    op.drop_table("sat_cancellation")
     with op.batch_alter_table("promise", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_promise_contact_id"))
         batch_op.drop_index(batch_op.f("ix_promise_business_id"))
 
     op.drop_table("promise")
+    with op.batch_alter_table("plan_invoice", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plan_invoice_plan_id"))
+        batch_op.drop_index(batch_op.f("ix_plan_invoice_invoice_id"))
+
+    op.drop_table("plan_invoice")
+    with op.batch_alter_table("plan_instalment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plan_instalment_plan_id"))
+
+    op.drop_table("plan_instalment")
     with op.batch_alter_table("payment_report", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payment_report_contact_id"))
         batch_op.drop_index(batch_op.f("ix_payment_report_business_id"))
@@ -679,6 +1171,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_dispute_business_id"))
 
     op.drop_table("dispute")
+    with op.batch_alter_table("payment_plan", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_plan_status")
+        batch_op.drop_index(batch_op.f("ix_payment_plan_contact_id"))
+
+    op.drop_table("payment_plan")
     with op.batch_alter_table("payment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payment_contact_id"))
         batch_op.drop_index(batch_op.f("ix_payment_business_id"))
@@ -706,10 +1203,27 @@ def downgrade() -> None:
     op.drop_table("reminder_rule")
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contact_whatsapp"))
+        batch_op.drop_index("ix_contact_virtual_clabe")
         batch_op.drop_index("ix_contact_business_rfc")
         batch_op.drop_index(batch_op.f("ix_contact_business_id"))
 
     op.drop_table("contact")
+    with op.batch_alter_table("webhook_endpoint", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_endpoint_business_id"))
+
+    op.drop_table("webhook_endpoint")
+    with op.batch_alter_table("sat_download_request", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sat_download_request_business_id"))
+
+    op.drop_table("sat_download_request")
+    with op.batch_alter_table("sat_credential", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sat_credential_business_id"))
+
+    op.drop_table("sat_credential")
+    with op.batch_alter_table("sales_item", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sales_item_business_id"))
+
+    op.drop_table("sales_item")
     with op.batch_alter_table("reminder_set", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reminder_set_business_id"))
 
@@ -719,11 +1233,21 @@ def downgrade() -> None:
 
     op.drop_table("reminder_run")
     op.drop_table("inbound_message")
+    op.drop_table("idempotency_record")
+    with op.batch_alter_table("financing_application", schema=None) as batch_op:
+        batch_op.drop_index("ix_financing_status_deadline")
+        batch_op.drop_index("ix_financing_business_status")
+
+    op.drop_table("financing_application")
     op.drop_table("conversation")
     with op.batch_alter_table("cfdi_pending_payment", schema=None) as batch_op:
         batch_op.drop_index("ix_cfdi_pending_related")
 
     op.drop_table("cfdi_pending_payment")
+    with op.batch_alter_table("cfdi_pdf", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cfdi_pdf_business_id"))
+
+    op.drop_table("cfdi_pdf")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_business_time")
 
@@ -734,6 +1258,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_app_user_business_id"))
 
     op.drop_table("app_user")
+    with op.batch_alter_table("api_key", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_api_key_business_id"))
+
+    op.drop_table("api_key")
     op.drop_table("sender_rate")
     op.drop_table("install_secret")
     op.drop_table("business")
