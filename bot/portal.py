@@ -27,6 +27,7 @@ from flows import business as business_flows
 from flows import customer_side, documents
 from flows.errors import CobraError
 from flows.fmt import local_date, money, short_date
+from flows.payment_plans import plan_view
 from storage.models import Contact, Invoice
 
 log = logging.getLogger(__name__)
@@ -323,9 +324,13 @@ def _page(
     focus: Invoice | None = None
     if highlight is not None:
         focus = next((i for i in view.open + view.closed if i.id == highlight), None)
+    plan = plan_view(session, contact=contact, now=now, tz=contact.business.timezone)
+    for part in plan["instalments"] if plan else ():
+        part["due_date"] = dt.date.fromisoformat(part["due_date"])
     html = render(
         "portal/portal.html.j2",
         view=view,
+        plan=plan,
         today=today,
         base=f"/portal/{token}",
         focus=focus,

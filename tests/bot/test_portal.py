@@ -241,3 +241,35 @@ def test_a_revoked_or_rotated_token_gets_the_404(site: Portal) -> None:
         )
     gone = site.client.get(f"/portal/{fresh}")
     assert gone.status_code == 404 and "Acme" not in gone.text
+
+
+def test_the_portal_shows_an_accepted_payment_plan(site: Portal) -> None:
+    from flows import payment_plans as plans
+    from storage.models import Contact
+
+    with site.db.session() as session, session.begin():
+        acme = session.get(Contact, site.acme_id)
+        assert acme is not None
+        draft = plans.draft_plan(
+            session,
+            contact=acme,
+            instalments=3,
+            today=NOW.date(),
+            invoice_ids=[site.invoice_id],
+        )
+        plan = plans.create_plan(
+            session,
+            draft=draft,
+            status=plans.PlanStatus.OFFERED,
+            requested_by="user:1",
+            channel="chat",
+            now=NOW,
+        )
+        plans.accept_plan(session, plan=plan, contact=acme, channel="web", now=NOW)
+
+    page = site.client.get(site.url).text
+    assert "Tu plan de pagos" in page
+    assert "3 pagos por $1,160.00 (A-102)" in page
+    # 1,160.00 in three parts to the cent: 386.66, 386.66 and 386.68.
+    assert page.count("$386.66") == 2 and "$386.68" in page
+    assert "3 ene 2027" in page and "pendiente" in page
