@@ -246,6 +246,8 @@ def update_business(
     default_terms_days: int | None = None,
     timezone: str | None = None,
     name: str | None = None,
+    plans_on_request: bool | None = None,
+    max_instalments: int | None = None,
 ) -> Business:
     changes: dict[str, object] = {}
     if clabe is not None:
@@ -269,6 +271,14 @@ def update_business(
         zone(timezone)
         business.timezone = timezone
         changes["timezone"] = timezone
+    if plans_on_request is not None:
+        business.plans_on_request = plans_on_request
+        changes["plans_on_request"] = plans_on_request
+    if max_instalments is not None:
+        if not 2 <= max_instalments <= 24:
+            raise InvalidInput("Un plan de pagos puede tener de 2 a 24 pagos.")
+        business.plans_max_instalments = max_instalments
+        changes["plans_max_instalments"] = max_instalments
     if name is not None and name.strip():
         business.name = name.strip()
         changes["name"] = business.name

@@ -67,20 +67,35 @@ def business_create(
 )
 @click.option("--default-terms-days", type=int, help="Días de crédito por omisión.")
 @click.option("--timezone", help="Zona horaria, p. ej. America/Monterrey.")
+@click.option(
+    "--plans-on-request",
+    type=click.Choice(["on", "off"]),
+    help="Si los clientes pueden pedir pagar en partes.",
+)
+@click.option("--max-instalments", type=int, help="Máximo de pagos de un plan.")
 def business_update(
     rfc: str,
     clabe: str | None,
     stp_account_prefix: str | None,
     default_terms_days: int | None,
     timezone: str | None,
+    plans_on_request: str | None,
+    max_instalments: int | None,
 ) -> None:
-    """Define dónde pagan los clientes y los días de crédito."""
-    if all(
-        v is None for v in (clabe, stp_account_prefix, default_terms_days, timezone)
-    ):
+    """Define dónde pagan los clientes, los días de crédito y los planes de pago."""
+    options = (
+        clabe,
+        stp_account_prefix,
+        default_terms_days,
+        timezone,
+        plans_on_request,
+        max_instalments,
+    )
+    if all(v is None for v in options):
         fail(
             "no hay nada que cambiar: usa --clabe, --stp-account-prefix, "
-            "--default-terms-days o --timezone"
+            "--default-terms-days, --timezone, --plans-on-request o "
+            "--max-instalments"
         )
     with session_scope() as session:
         found = business_or_fail(session, rfc)
@@ -91,6 +106,10 @@ def business_update(
             stp_account_prefix=stp_account_prefix,
             default_terms_days=default_terms_days,
             timezone=timezone,
+            plans_on_request=None
+            if plans_on_request is None
+            else plans_on_request == "on",
+            max_instalments=max_instalments,
             now=wall_clock(),
         )
         name = found.name

@@ -27,6 +27,12 @@ def test_business_create_update_and_user_add(cobra, db) -> None:  # type: ignore
         "--default-terms-days 45 --timezone America/Monterrey"
     )
     assert updated.exit_code == 0, updated.stderr
+    plans = cobra(
+        "business update --rfc TDL120304AB5 --plans-on-request on --max-instalments 4"
+    )
+    assert plans.exit_code == 0, plans.stderr
+    too_many = cobra("business update --rfc TDL120304AB5 --max-instalments 40")
+    assert too_many.exit_code == 1 and "de 2 a 24 pagos" in too_many.stderr
     bad = cobra("business update --rfc TDL120304AB5 --clabe 012180001234567890")
     assert bad.exit_code == 1 and "dígito verificador" in bad.stderr
 
@@ -37,6 +43,7 @@ def test_business_create_update_and_user_add(cobra, db) -> None:  # type: ignore
         business = s.query(Business).one()
         assert business.default_terms_days == 45
         assert business.timezone == "America/Monterrey"
+        assert business.plans_on_request and business.plans_max_instalments == 4
         owner = s.query(User).filter_by(role="owner").one()
         # The same person with or without the mobile 1.
         assert owner.whatsapp == "+525512345678"
