@@ -148,6 +148,9 @@ async def handle_update(request: Request) -> Response:
         return Response(status_code=400)
 
     # A retried delivery of an update already handled is acknowledged, nothing more.
+    # Limitation: the reply goes out after the engine's transaction commits, so a
+    # Bot API failure at that moment loses the reply (the retry counts as seen),
+    # and two deliveries of one update racing each other may both send it.
     seen = await in_database(runtime, _seen, runtime, update_id)
     if seen:
         log.info("telegram update replay ignored", extra={"update_id": update_id})
