@@ -186,7 +186,7 @@ def deliver_emails(url: str, count: int) -> None:
                 "business_id": None,
                 "channel": "email",
                 "recipient": f"prueba{n}@example.mx",
-                "template": "owner_message",
+                "template": "owner_update",
                 "payload": {
                     "business_name": "Bench",
                     "contact_name": "",

@@ -1,4 +1,4 @@
-"""Reaching a customer on the owner's behalf: their portal link, or a message.
+"""Reaching a customer on the owner's behalf with their portal link.
 
 Messages go through the outbox; a customer who sent BAJA gets nothing on WhatsApp.
 """
@@ -78,45 +78,3 @@ def send_portal_link(
         now=now,
     )
     return SentLink(url, used)
-
-
-def send_message_to_customer(
-    session: Session,
-    *,
-    contact: Contact,
-    text: str,
-    actor: str,
-    now: dt.datetime,
-) -> list[str]:
-    """The owner's own words to a customer, on WhatsApp if possible, else email."""
-    business = session.get(Business, contact.business_id)
-    assert business is not None
-    options = customer_channels(contact)
-    if not options:
-        return []
-    where, address = options[0]
-    enqueue(
-        session,
-        business_id=contact.business_id,
-        contact_id=contact.id,
-        channel=where,
-        recipient=address,
-        template="owner_message",
-        payload={
-            "business_name": business.name,
-            "contact_name": contact.name,
-            "text": text,
-        },
-        dedupe_key=f"owner_message:{contact.id}:{now.isoformat()}",
-        now=now,
-    )
-    audit(
-        session,
-        business_id=contact.business_id,
-        actor=actor,
-        channel=where,
-        action="contact.message_sent",
-        subject=f"contact:{contact.id}",
-        now=now,
-    )
-    return ["WhatsApp" if where == "whatsapp" else "correo"]

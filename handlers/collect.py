@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from flows import business as business_flows
-from flows import links
+from flows import customer_side, links
 from flows.errors import MoneyRuleViolation, NotFound
 from flows.fmt import money, to_money
 from flows.messages import Reply
@@ -265,11 +265,12 @@ def reply_to_customer(turn: Turn, understanding: Understanding) -> Reply:
     contact = find_contact(turn, understanding)
     if isinstance(contact, Reply):
         return contact
-    channels = links.send_message_to_customer(
+    channels = customer_side.notify_customer(
         turn.session,
         contact=contact,
-        text=text,
-        actor=turn.speaker.actor,
+        kind="owner_reply",
+        facts={"text": text},
+        dedupe_key=f"owner_reply:{contact.id}:{turn.now.isoformat()}",
         now=turn.now,
     )
     if not channels:
@@ -277,7 +278,8 @@ def reply_to_customer(turn: Turn, understanding: Understanding) -> Reply:
             f"{_name(contact)} no tiene WhatsApp ni correo registrado; no pude "
             "mandarle tu mensaje."
         )
-    return Reply().say(f"Le mandé tu mensaje a {_name(contact)} por {channels[0]}.")
+    where = "WhatsApp" if channels[0] == "whatsapp" else "correo"
+    return Reply().say(f"Le mandé tu mensaje a {_name(contact)} por {where}.")
 
 
 def _name(contact: Contact) -> str:

@@ -80,7 +80,7 @@ async def test_the_scheduler_delivers_and_stops(db) -> None:  # type: ignore[no-
             business_id=business.id,
             channel="whatsapp",
             recipient="+525533334444",
-            template="owner_message",
+            template="owner_update",
             payload={"business_name": "x", "contact_name": "", "text": "hola"},
             dedupe_key="scheduler-test",
             now=NOW,

@@ -103,7 +103,7 @@ def _balances(db: Db, *ids: int) -> list[Decimal]:
 def _owner_texts(db: Db) -> list[str]:
     with db.session() as session:
         rows = session.scalars(
-            select(OutboundMessage).where(OutboundMessage.template == "owner_message")
+            select(OutboundMessage).where(OutboundMessage.template == "owner_update")
         ).all()
         return [r.payload["text"] for r in rows]
 

@@ -122,7 +122,7 @@ def _owner_texts(db: Db) -> list[str]:
     with db.session() as session:
         rows = session.scalars(
             select(OutboundMessage)
-            .where(OutboundMessage.template == "owner_message")
+            .where(OutboundMessage.template == "owner_update")
             .order_by(OutboundMessage.id)
         ).all()
         return [r.payload["text"] for r in rows]

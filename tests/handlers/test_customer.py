@@ -360,7 +360,9 @@ def test_anything_else_reaches_the_owner_who_answers(world: World) -> None:
     answer = world.say("responder a Acme: sí, tenemos 200 piezas", sender=OWNER)
 
     assert "Le mandé tu mensaje a Acme Industrial" in answer.text
-    [sent] = world.alerts("owner_message")
+    [sent] = [
+        r for r in world.alerts("customer_note") if r.payload["kind"] == "owner_reply"
+    ]
     assert sent.recipient == normalize_phone(ACME)
 
 
