@@ -1,17 +1,22 @@
-"""The owner's morning digest buttons: send today's reminders now, review or hold them.
+"""Reminders as the team sees them: the morning digest's buttons and their status.
 
 The digest carries payloads `reminders:<verb>:<YYYY-MM-DD>`; only the business's team
-can act on them, and only for its own reminders.
+can act on them, and only for its own reminders. "recordatorios [cliente]" (and
+Telegram's `/recordatorios`) says what is on, what is off and what goes out today.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flows.fmt import money, short_date
 from flows.messages import Reply
 from flows.reminders import hold_reminders, release_reminders, review_reminders
 from handlers.context import Turn
+from handlers.nlu import Entities, Intent, Understanding
+from handlers.resolve import find_contact
+from storage import repo
 
 MAX_LINES = 10
 
@@ -71,4 +76,67 @@ def _review(turn: Turn, day: dt.date) -> Reply:
     return Reply().say("\n".join(lines))
 
 
+STATUS_RE = re.compile(r"^/?recordatorios?(?:\s+(?:de|a|para))?\s*(?P<name>.*)$")
+
+
+def reminders_status(turn: Turn, match: re.Match[str]) -> Reply:
+    """What is on, what is off, and what goes out today; for one customer or all."""
+    name = match.group("name").strip()
+    if name:
+        return _contact_status(turn, name)
+    business = turn.business
+    customers = repo.contacts_of(turn.session, business_id=business.id, kind="customer")
+    off = [c for c in customers if not c.reminders_enabled]
+    whatsapp = [c for c in customers if c.whatsapp_reminders and c.whatsapp]
+    opted_out = [c for c in customers if c.whatsapp_opted_out]
+    today = review_reminders(turn.session, business=business, day=turn.today)
+    state = "pausados ⏸️" if business.reminders_paused else "activos ✅"
+    lines = [
+        f"Recordatorios {state}",
+        f"• Hoy salen {_count(len(today))}.",
+        f"• {len(whatsapp)} de {len(customers)} clientes los reciben por WhatsApp; "
+        "todos los que tienen correo, por correo.",
+    ]
+    if off:
+        names = ", ".join(c.trade_name or c.name for c in off[:MAX_LINES])
+        lines.append(f"• Apagados para: {names}.")
+    if opted_out:
+        lines.append(f"• {len(opted_out)} pidieron BAJA de WhatsApp.")
+    lines.append(
+        "Escribe «pausa todos los recordatorios», «recordatorios de Acme» o "
+        "«activa WhatsApp a Acme»."
+    )
+    return Reply().say("\n".join(lines))
+
+
+def _contact_status(turn: Turn, name: str) -> Reply:
+    request = Understanding(
+        intent=Intent.PAUSE_REMINDERS,
+        entities=Entities(customer=name),
+        source="command",
+        confidence=1.0,
+    )
+    contact = find_contact(turn, request)
+    if isinstance(contact, Reply):
+        return contact
+    who = contact.trade_name or contact.name
+    if turn.business.reminders_paused:
+        state = "pausados para todo el negocio"
+    elif contact.reminders_enabled:
+        state = "activos"
+    else:
+        state = "apagados para este cliente"
+    email = ", ".join(contact.email_list) or "sin correo"
+    if contact.whatsapp_opted_out:
+        whatsapp = "pidió BAJA"
+    elif contact.whatsapp_reminders and contact.whatsapp:
+        whatsapp = "activo"
+    else:
+        whatsapp = "apagado"
+    return Reply().say(
+        f"{who}: recordatorios {state}.\n• Correo: {email}\n• WhatsApp: {whatsapp}"
+    )
+
+
 PAYLOADS = {"reminders": on_digest_button}
+COMMANDS = [(STATUS_RE, reminders_status)]

@@ -82,7 +82,10 @@ PAYLOADS: dict[str, PayloadHandler] = {
     **plans.PAYLOADS,
     **digest.PAYLOADS,
 }
-COMMANDS: list[tuple[re.Pattern[str], CommandHandler]] = [*customer.COMMANDS]
+COMMANDS: list[tuple[re.Pattern[str], CommandHandler]] = [
+    *customer.COMMANDS,
+    *digest.COMMANDS,
+]
 # What a message may do whatever flow is open.
 INTERRUPTS = frozenset({Intent.CANCEL, Intent.HELP})
 

@@ -61,3 +61,28 @@ def test_digest_review_and_hold(db) -> None:  # type: ignore[no-untyped-def]
         statuses = {r.status for r in rows}
         assert statuses == {OutboxStatus.SKIPPED}
         assert s.query(Business).one().owner_digest
+
+
+def test_reminders_status_for_all_and_one(db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        business = make_business(s)
+        acme = make_contact(s, business, name="Acme SA", emails="pagos@acme.mx")
+        acme.whatsapp, acme.whatsapp_reminders = "+525512340000", True
+        beta = make_contact(s, business, name="Beta SA")
+        beta.reminders_enabled = False
+    engine = Engine(db.factory, EngineConfig("https://cobra.test", KEY))
+
+    def say(text: str, sid: str) -> str:
+        inbound = Inbound(
+            Channel.WHATSAPP, "+525511112222", text, MORNING, provider_message_id=sid
+        )
+        return engine.handle(inbound).text
+
+    overall = say("/recordatorios", "SM10")
+    assert overall.startswith("Recordatorios activos")
+    assert "1 de 2 clientes los reciben por WhatsApp" in overall
+    assert "Apagados para: Beta SA." in overall
+    one = say("recordatorios de acme", "SM11")
+    assert one == (
+        "Acme SA: recordatorios activos.\n• Correo: pagos@acme.mx\n• WhatsApp: activo"
+    )
