@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, Select, case, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from storage.models import (
     Business,
@@ -138,6 +138,9 @@ def open_invoices(
         query = query.limit(limit)
     if for_update:
         query = query.with_for_update()
+    else:
+        # Lists name each invoice's customer: load them in the same query.
+        query = query.options(joinedload(Invoice.contact, innerjoin=True))
     return session.scalars(query).all()
 
 
