@@ -73,6 +73,9 @@ def install_features(app: FastAPI, runtime: Runtime) -> None:
     from bot import financing_web
 
     financing_web.install(app, runtime)
+    from bot import sat_web
+
+    sat_web.install(app, runtime)
     from bot import stp
 
     stp.install(app, runtime)

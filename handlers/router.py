@@ -25,6 +25,7 @@ from handlers import (
     plans,
     resolve,
     sat,
+    sat_links,
 )
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
@@ -49,6 +50,7 @@ INTENTS: dict[Intent, Handler] = {
     **plans.INTENTS,
     **credit_notes.INTENTS,
     **catalog.INTENTS,
+    **sat_links.INTENTS,
 }
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
@@ -72,6 +74,7 @@ def _unplaced(turn: Turn, understanding: Understanding) -> Reply:
 INTENTS[Intent.UNKNOWN] = _unplaced
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY | sat.OWNER_ONLY
 OWNER_ONLY |= plans.OWNER_ONLY | credit_notes.OWNER_ONLY | catalog.OWNER_ONLY
+OWNER_ONLY |= sat_links.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)

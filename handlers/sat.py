@@ -525,8 +525,9 @@ def _require_csd(turn: Turn) -> None:
         is None
     ):
         raise InvalidInput(
-            "Aún no tengo tu CSD (sello digital) para timbrar. Súbelo con "
-            "`cobra sat credentials` y vuelve a pedírmelo."
+            "Aún no tengo tu CSD (sello digital) para timbrar. Escribe «sube mi "
+            "CSD» y te mando un enlace para subirlo (o usa `cobra sat credentials`); "
+            "luego vuelve a pedírmelo."
         )
 
 

@@ -906,3 +906,20 @@ class SalesItem(Base):
 
 # Deposits find their customer by the virtual CLABE alone, across businesses.
 Index("ix_contact_virtual_clabe", Contact.virtual_clabe)
+
+
+class SatUploadLink(Base):
+    """A one-time web link for the owner to upload the e.firma or the CSD; only the
+    token's hash is kept, and a successful upload uses the link up."""
+
+    __tablename__ = "sat_upload_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("business.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "fiel" or "csd"
+    # Who asked for it in chat ("user:<id>"), recorded as the upload's actor.
+    actor: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]

@@ -50,6 +50,16 @@ _INVOICE_VERB = (
     r"(?:quiero|necesito|hay que) (?:facturar(?:le)?|emitir (?:una |la )?factura))\b"
 )
 _CANCEL_VERB = r"(?:cancela|cancelala|cancelale|cancelar|anula|anulala|anular)"
+# "fiel" alone could be a customer's name ("Grupo Fiel"): only "mi/la fiel".
+_FIEL = r"(?:e[ .-]?firma|(?:mi|la|tu|nueva) fiel|firma electronica(?: avanzada)?)"
+_CSD = r"(?:csd|sellos? digital(?:es)?|certificados? de sellos?(?: digital(?:es)?)?)"
+_UPLOAD_VERB = (
+    r"(?:sube|subele|subir|subo|subirte|carga|cargale|cargar|cargo|actualiza|"
+    r"actualizar|cambia|cambiar|renueva|renovar|registra|registrar|guarda|guardar|"
+    r"da de alta|dar de alta|agrega|agregar|manda|mandar|mando|envia|enviar|envio|"
+    r"te paso|pasarte|configura|configurar|nueva|nuevo|otra|otro|tramite|saque)"
+)
+_UPLOAD_LINK = r"(?:link|liga|enlace|formulario|pagina)"
 
 # Any role, checked first: short whole-message answers and commands.
 _COMMON: list[Rule] = [
@@ -123,6 +133,24 @@ _COMMON: list[Rule] = [
 ]
 
 _OWNER: list[Rule] = [
+    # The e.firma and the CSD: "sube mi e.firma", "quiero subir mi CSD".
+    Rule(
+        Intent.UPLOAD_CSD,
+        _r(
+            rf"\b{_UPLOAD_VERB}\b.*\b{_CSD}\b|\b{_UPLOAD_LINK}\b.*\b{_CSD}\b"
+            rf"|^(?:el |mi |los |mis )?{_CSD}$"
+            rf"|\b{_CSD}\b.*\bvenci|\bvenci\w*\b.*\b{_CSD}\b"
+        ),
+    ),
+    Rule(Intent.UPLOAD_CSD, _r(r"\bsellos? digital(?:es)?\b"), lambda c: not c.refs),
+    Rule(
+        Intent.UPLOAD_FIEL,
+        _r(
+            rf"\b{_UPLOAD_VERB}\b.*\b{_FIEL}\b|\b{_UPLOAD_LINK}\b.*\b{_FIEL}\b"
+            rf"|^(?:la |mi )?{_FIEL}$|^fiel$"
+            rf"|\b{_FIEL}\b.*\bvenci|\bvenci\w*\b.*\b{_FIEL}\b"
+        ),
+    ),
     # What a customer owes, changed: plans, credit notes and the sales catalog.
     Rule(
         Intent.ISSUE_CREDIT_NOTE,

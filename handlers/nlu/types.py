@@ -68,6 +68,9 @@ class Intent(StrEnum):
     OFFER_PLAN = "offer_plan"
     ISSUE_CREDIT_NOTE = "issue_credit_note"
     ADD_SALES_ITEM = "add_sales_item"
+    # owner: the e.firma and the CSD, uploaded through a one-time web link
+    UPLOAD_FIEL = "upload_fiel"
+    UPLOAD_CSD = "upload_csd"
 
 
 OWNER_INTENTS: frozenset[Intent] = frozenset(
@@ -103,6 +106,8 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.OFFER_PLAN,
         Intent.ISSUE_CREDIT_NOTE,
         Intent.ADD_SALES_ITEM,
+        Intent.UPLOAD_FIEL,
+        Intent.UPLOAD_CSD,
     }
 )
 CUSTOMER_INTENTS: frozenset[Intent] = frozenset(
