@@ -1,6 +1,6 @@
-"""The SAT side in conversation, owner only: issue an invoice, stamp a payment
-complement and cancel an issued CFDI. Each is shown first and runs on the owner's
-yes; the PAC's refusals come back in the PAC's words, said plainly.
+"""The SAT side in conversation, owner only: issue an invoice (from an amount and a
+concept, or from catalog items by name), stamp a payment complement and cancel an
+issued CFDI. Each is shown first and runs on the owner's yes.
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 from pydantic import SecretStr
 from satcfdi.models import Signer
 
-from flows.errors import CobraError, InvalidInput, NotFound, ProviderError
+from flows import catalog
+from flows.errors import Ambiguous, CobraError, InvalidInput, NotFound, ProviderError
 from flows.fmt import money, zone
 from flows.messages import Reply
 from flows.sat import notices
@@ -37,12 +39,19 @@ from handlers.context import EngineConfig, Turn
 from handlers.nlu import Intent, Understanding
 from handlers.nlu.entities import extract_customer
 from handlers.nlu.normalize import fold
-from handlers.resolve import ASK_AMOUNT_FLOW, find_contact, find_invoices, park
-from storage.models import ComplementStatus, Contact, Invoice, Payment
+from handlers.resolve import (
+    ASK_AMOUNT_FLOW,
+    find_contact,
+    find_invoices,
+    park,
+    resumed,
+)
+from storage.models import ComplementStatus, Contact, Invoice, Payment, SalesItem
 
 log = logging.getLogger(__name__)
 
 CANCEL_FLOW = "sat_cancel"
+PICK_ITEM_FLOW = "sat_pick_item"
 ISSUE_ACTION = "sat_issue_invoice"
 COMPLEMENT_ACTION = "sat_issue_complement"
 CANCEL_ACTION = "sat_cancel_invoice"
@@ -168,23 +177,25 @@ def read_invoice_request(text: str) -> InvoiceRequest:
 
 
 def ask_issue_invoice(turn: Turn, understanding: Understanding) -> Reply:
-    """Draft the invoice and show it; nothing is sealed until the owner says yes."""
+    """Draft the invoice and show it; nothing is sealed until the owner says yes.
+
+    "Factúrale a Acme 3 cajas de tornillos" drafts from catalog items when every
+    piece names one; otherwise the request is an amount and a concept.
+    """
     entities = understanding.entities
-    # The whole request rides along in `text` so a question about the customer or
-    # the amount can resume it.
+    # The whole request rides along in `text` so a question about the customer, the
+    # amount or the item can resume it.
     original = entities.text or turn.inbound.text
     request = read_invoice_request(original)
+    pieces = read_item_pieces(original, entities.customer or request.customer)
     understanding = replace(
         understanding,
         entities=replace(
             entities, text=original, customer=entities.customer or request.customer
         ),
     )
-    if not request.concept:
-        return Reply().say(
-            "¿Por qué concepto es la factura? Escríbelo así: «Factúrale a Acme 10 mil "
-            "más IVA por consultoría de noviembre»."
-        )
+    if not request.concept and not pieces:
+        return _ask_concept()
     _require_csd(turn)
 
     contact = find_contact(
@@ -192,6 +203,17 @@ def ask_issue_invoice(turn: Turn, understanding: Understanding) -> Reply:
     )
     if isinstance(contact, Reply):
         return contact
+    if pieces:
+        lines = catalog_lines(turn, understanding, contact, pieces)
+        if isinstance(lines, Reply):
+            return lines
+        if lines is not None:
+            draft = catalog.draft_from_items(
+                turn.session, business=turn.business, contact=contact, lines=lines
+            )
+            return _propose_issue(turn, draft, contact)
+        if not request.concept:
+            return _ask_concept()
     if entities.amount is None:
         return park(
             turn,
@@ -211,8 +233,19 @@ def ask_issue_invoice(turn: Turn, understanding: Understanding) -> Reply:
         concept=request.concept,
         plus_iva=request.plus_iva,
     )
+    return _propose_issue(turn, draft, contact)
+
+
+def _propose_issue(turn: Turn, draft: InvoiceDraft, contact: Contact) -> Reply:
     question = f"{draft.summary()}\n\n¿La timbro y se la mando a {_name(contact)}?"
     return actions.propose(turn, ISSUE_ACTION, {"draft": draft.as_payload()}, question)
+
+
+def _ask_concept() -> Reply:
+    return Reply().say(
+        "¿Por qué concepto es la factura? Escríbelo así: «Factúrale a Acme 10 mil "
+        "más IVA por consultoría de noviembre»."
+    )
 
 
 def do_issue_invoice(turn: Turn, payload: dict[str, Any]) -> Reply:
@@ -240,6 +273,194 @@ def do_issue_invoice(turn: Turn, payload: dict[str, Any]) -> Reply:
         f"{money(invoice.total, invoice.currency)} para {_name(invoice.contact)}.\n"
         f"Folio fiscal (UUID): {invoice.uuid}\n{told}"
     )
+
+
+# ---- invoice from catalog items ------------------------------------------------
+
+_NUMBER_WORDS = {
+    "un": 1,
+    "una": 1,
+    "uno": 1,
+    "dos": 2,
+    "tres": 3,
+    "cuatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "siete": 7,
+    "ocho": 8,
+    "nueve": 9,
+    "diez": 10,
+    "once": 11,
+    "doce": 12,
+}
+_QTY = r"(?:\d+(?:[.,]\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
+# Words that make the request an amount and a concept rather than items.
+_MONEY_WORDS = re.compile(
+    r"\$|\b(?:mil|pesos|mxn|usd|d[oó]lares|concepto)\b|\d\s*k\b", re.IGNORECASE
+)
+_PIECE_SPLIT = re.compile(
+    rf"\s*(?:,|;|\by\b|\be\b|\bm[aá]s\b)\s*(?={_QTY}\s)", re.IGNORECASE
+)
+_PIECE = re.compile(
+    rf"^(?:(?P<qty>{_QTY})\s+)?(?:(?:el|la|los|las)\s+)?(?P<name>.+)$", re.IGNORECASE
+)
+_LEAD = re.compile(rf"^\W*(?:a\s+)?(?:(?:por|con)\s+(?={_QTY}\s))?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ItemPiece:
+    """One "3 cajas de tornillos" of a request: how many, and the name as written."""
+
+    quantity: Decimal
+    name: str
+
+
+def read_item_pieces(text: str, customer: str | None) -> list[ItemPiece]:
+    """ "Factúrale a Acme 2 cajas de tornillos y 1 instalación": the pieces after the
+    customer's name, or none when the request reads as an amount and a concept.
+
+    A piece without a number counts one. Separators ("y", commas, "más") split only
+    before a quantity, so an item called "Tornillos y tuercas" stays whole.
+
+    # Limitation: the customer is read by `extract_customer`, which takes the item
+    # for the customer in "factúrale 3 cajas de tornillos" (no "a Acme"); the owner
+    # then hears that no customer has that name and names one.
+    """
+    if _MONEY_WORDS.search(text):
+        return []
+    # The verbs are matched without accents ("factúrale"); folding keeps the length
+    # of Spanish text, so the cut applies to the text as written.
+    folded = fold(text)
+    verb = _VERBS.match(folded if len(folded) == len(text) else text)
+    rest = text[verb.end() :] if verb else text
+    # The customer may have come in an earlier answer, not in this text.
+    named = re.search(re.escape(customer), rest, re.IGNORECASE) if customer else None
+    if named is not None:
+        rest = rest[named.end() :]
+    rest = _PLUS_IVA.sub(" ", rest)
+    rest = _LEAD.sub("", rest.strip()).strip(" .¿?¡!")
+    pieces: list[ItemPiece] = []
+    for part in _PIECE_SPLIT.split(rest):
+        found = _PIECE.match(part.strip(" .,;"))
+        if found is None:
+            return []
+        name = found.group("name").strip(" .,;")
+        quantity = _quantity(found.group("qty"))
+        if (
+            quantity is None
+            or not re.search(r"[^\W\d_]", name)
+            or re.search(r"\d", name)
+            or re.match(r"(?:por|de|del)\b", name, re.IGNORECASE)
+        ):
+            return []
+        pieces.append(ItemPiece(quantity, name))
+    return pieces
+
+
+def _quantity(raw: str | None) -> Decimal | None:
+    if raw is None:
+        return Decimal(1)
+    word = _NUMBER_WORDS.get(fold(raw))
+    if word is not None:
+        return Decimal(word)
+    try:
+        value = Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        return None
+    return value if value > 0 else None
+
+
+def catalog_lines(
+    turn: Turn,
+    understanding: Understanding,
+    contact: Contact,
+    pieces: list[ItemPiece],
+) -> list[tuple[SalesItem, Decimal]] | Reply | None:
+    """The catalog item of every piece; None when no piece names one (the request
+    is then an amount and a concept), or the question "¿cuál?" when two fit.
+
+    A piece that names nothing while others do is refused by name, so an item
+    is never silently left out of the invoice.
+    """
+    picks: dict[str, int] = turn.notes.get("item_picks") or {}
+    found: list[tuple[SalesItem, Decimal]] = []
+    missing: list[str] = []
+    unsure: tuple[int, Ambiguous] | None = None
+    for index, piece in enumerate(pieces):
+        chosen = picks.get(str(index))
+        item = turn.session.get(SalesItem, chosen) if chosen is not None else None
+        if item is not None and item.business_id == turn.business.id:
+            found.append((item, piece.quantity))
+            continue
+        try:
+            item = catalog.find_item(
+                turn.session, business_id=turn.business.id, name=piece.name
+            )
+        except NotFound:
+            missing.append(piece.name)
+            continue
+        except Ambiguous as exc:
+            unsure = unsure or (index, exc)
+            continue
+        found.append((item, piece.quantity))
+
+    if missing and not found and unsure is None:
+        return None
+    if missing:
+        raise NotFound(
+            f"No tengo «{missing[0]}» en tu catálogo. Agrégalo («agrega el producto "
+            f"{missing[0]} a $350 más IVA») o pídeme la factura con monto y concepto."
+        )
+    if unsure is not None:
+        index, exc = unsure
+        options = [[item_id, text] for item_id, text in exc.options]
+        listed = "\n".join(f"{n}. {text}" for n, (_, text) in enumerate(options, 1))
+        question = (
+            f"¿Cuál de estos es «{pieces[index].name}»?\n{listed}\n"
+            f"Contesta con el número (1 a {len(options)})."
+        )
+        return park(
+            turn,
+            PICK_ITEM_FLOW,
+            understanding,
+            question,
+            options=options,
+            piece=index,
+            picks=picks,
+            contact_id=contact.id,
+        )
+    return found
+
+
+def pick_item_step(turn: Turn, understanding: Understanding) -> Reply | None:
+    """The answer to "¿Cuál de estos?": a number from the list, or the item's name."""
+    from handlers import router
+
+    data = turn.conversation.data
+    options: list[list[Any]] = data.get("options", [])
+    picked = _picked(turn.inbound.text, options)
+    if picked is None:
+        if understanding.intent not in (Intent.UNKNOWN, Intent.CONFIRM_NO):
+            return None
+        return Reply().say(
+            f"Contesta con el número (1 a {len(options)}) o escribe «cancelar»."
+        )
+    request = resumed(turn)
+    picks = {**data.get("picks", {}), str(data["piece"]): picked}
+    turn.finish()
+    turn.notes["contact_id"] = data.get("contact_id")
+    turn.notes["item_picks"] = picks
+    return router.dispatch(turn, request)
+
+
+def _picked(text: str, options: list[list[Any]]) -> int | None:
+    number = re.fullmatch(r"\D{0,12}?(\d{1,2})\D{0,3}", text.strip())
+    if number:
+        chosen = int(number.group(1))
+        return int(options[chosen - 1][0]) if 1 <= chosen <= len(options) else None
+    said = fold(text).strip(" .¿?¡!")
+    named = [o for o in options if said and said in fold(str(o[1]))]
+    return int(named[0][0]) if len(named) == 1 else None
 
 
 # ---- payment complements -------------------------------------------------------
@@ -570,5 +791,5 @@ INTENTS = {
     Intent.ISSUE_COMPLEMENT: ask_issue_complement,
     Intent.CANCEL_INVOICE: ask_cancel_invoice,
 }
-STEPS = {CANCEL_FLOW: cancel_step}
+STEPS = {CANCEL_FLOW: cancel_step, PICK_ITEM_FLOW: pick_item_step}
 OWNER_ONLY = frozenset(INTENTS)
