@@ -412,8 +412,8 @@ def catalog_lines(
             f"{missing[0]} a $350 más IVA») o pídeme la factura con monto y concepto."
         )
     if unsure is not None:
-        index, exc = unsure
-        options = [[item_id, text] for item_id, text in exc.options]
+        index, ambiguous = unsure
+        options = [[item_id, text] for item_id, text in ambiguous.options]
         listed = "\n".join(f"{n}. {text}" for n, (_, text) in enumerate(options, 1))
         question = (
             f"¿Cuál de estos es «{pieces[index].name}»?\n{listed}\n"
