@@ -137,6 +137,7 @@ def statement_pdf(request: Request, token: str) -> Response:
                 i.balance,
                 i.currency,
                 i.status,
+                tuple((n.label, n.amount) for n in view.notes.get(i.id, [])),
             )
             for i in sorted(view.open + view.closed, key=lambda i: (i.issue_date, i.id))
         ]

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
 from satcfdi.create.cfd import cfdi40
 from satcfdi.models import Signer
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from flows.audit import audit
 from flows.errors import InvalidInput, MoneyRuleViolation
@@ -38,6 +41,8 @@ from storage.models import (
     Direction,
     Invoice,
     InvoiceStatus,
+    Payment,
+    PaymentAllocation,
     PaymentSource,
 )
 
@@ -350,3 +355,101 @@ def apply_credit_note(
         idempotency_key=note_key(note_uuid, line),
         complement_uuid=note_uuid,
     )
+
+
+# ---- notes beside their invoices -----------------------------------------------
+
+# Enough ids for one IN list on either database.
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class NoteLine:
+    """A credit note as shown under the invoice it credits: "NC-3 · -$2,000.00".
+
+    `note_id` is the note's own row, None for a condonation (form 15) booked
+    without a note document; `amount` is what it took off this invoice.
+    """
+
+    invoice_id: int
+    note_id: int | None
+    label: str
+    uuid: str | None
+    amount: Decimal
+    currency: str
+    day: dt.date
+
+    def as_payload(self) -> dict[str, str]:
+        """Plain strings for an outbox payload (emails render from these)."""
+        return {
+            "label": self.label,
+            "amount": str(self.amount),
+            "currency": self.currency,
+            "day": self.day.isoformat(),
+        }
+
+
+def notes_by_invoice(
+    session: Session, *, business_id: int, invoice_ids: Iterable[int]
+) -> dict[int, list[NoteLine]]:
+    """The credit notes applied to each of these invoices, oldest first.
+
+    A note reaches its invoice as a payment (see `apply_credit_note` and the CFDI
+    import): the payment carries the note's UUID, or the form 15 (condonación).
+    Reversed payments are left out. Invoices without notes are not in the result.
+    """
+    wanted = sorted(set(invoice_ids))
+    found: dict[int, list[NoteLine]] = defaultdict(list)
+    note = aliased(Invoice)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = session.execute(
+            select(
+                PaymentAllocation.invoice_id,
+                PaymentAllocation.amount,
+                Payment.currency,
+                Payment.paid_at,
+                Payment.complement_uuid,
+                note.id.label("note_id"),
+                note.series,
+                note.folio,
+                note.uuid,
+                note.issue_date,
+            )
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .outerjoin(
+                note,
+                and_(
+                    note.business_id == Payment.business_id,
+                    note.uuid == Payment.complement_uuid,
+                    note.cfdi_type == "E",
+                ),
+            )
+            .where(
+                Payment.business_id == business_id,
+                Payment.reversed_at.is_(None),
+                PaymentAllocation.invoice_id.in_(wanted[start : start + _CHUNK]),
+                or_(note.id.is_not(None), Payment.method == FORM),
+            )
+            .order_by(Payment.paid_at, Payment.id)
+        )
+        for row in rows:
+            uuid = row.uuid or row.complement_uuid
+            found[row.invoice_id].append(
+                NoteLine(
+                    invoice_id=row.invoice_id,
+                    note_id=row.note_id,
+                    label=_note_label(row.series, row.folio, uuid),
+                    uuid=uuid,
+                    amount=row.amount,
+                    currency=row.currency,
+                    day=row.issue_date or row.paid_at.date(),
+                )
+            )
+    return dict(found)
+
+
+def _note_label(series: str | None, folio: str | None, uuid: str | None) -> str:
+    # The same shape as `Invoice.label`, for rows read without their objects.
+    if series and folio:
+        return f"{series}-{folio}"
+    return folio or (uuid or "")[:8].upper()

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flows.audit import audit
+from flows.credit_notes import NoteLine, notes_by_invoice
 from flows.errors import InvalidInput, MoneyRuleViolation, NotFound
 from flows.fmt import bank_name, to_money
 from flows.links import customer_channels
@@ -148,6 +149,8 @@ class Statement:
     how_to_pay: HowToPay | None = None
     pending_reports: int = 0
     open_disputes: list[int] = field(default_factory=list)
+    # Credit notes under the invoice they credit, by invoice id.
+    notes: dict[int, list[NoteLine]] = field(default_factory=dict)
 
 
 def statement(
@@ -167,6 +170,12 @@ def statement(
                 overdue[invoice.currency] += invoice.balance
         else:
             result.closed.append(invoice)
+    # Credit notes show under their invoices, not as rows of their own.
+    result.notes = notes_by_invoice(
+        session, business_id=business.id, invoice_ids=[i.id for i in everything]
+    )
+    shown = {n.note_id for lines in result.notes.values() for n in lines}
+    result.closed = [i for i in result.closed if i.id not in shown]
     result.closed = sorted(result.closed, key=lambda i: i.issue_date, reverse=True)[
         :closed_limit
     ]

@@ -277,6 +277,8 @@ class StatementLine:
     balance: Decimal
     currency: str
     status: str
+    # Credit notes applied to the invoice: (label, amount taken off), shown under it.
+    notes: tuple[tuple[str, Decimal], ...] = ()
 
 
 def statement_pdf(
@@ -317,6 +319,14 @@ def statement_pdf(
                 (STATUS_NAMES.get(line.status, line.status), 28, "L"),
             ]
         )
+        for label, amount in line.notes:
+            pdf.row(
+                [
+                    (f"  Nota de crédito {label}", 92, "L"),
+                    (money(-amount, line.currency), 32, "R"),
+                    ("", 60, "L"),
+                ]
+            )
     pdf.ln(3)
     if totals:
         for currency, amount in totals.items():

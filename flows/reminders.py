@@ -12,7 +12,7 @@ import heapq
 import logging
 import re
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows import payment_plans
 from flows.audit import audit
 from flows.business import portal_token, portal_url
+from flows.credit_notes import NoteLine, notes_by_invoice
 from flows.errors import Conflict, InvalidInput, NotFound
 from flows.fmt import bank_name, local_date, zone
 from flows.messages import Button
@@ -522,6 +523,12 @@ def _invoice_item(line: _Line, today: dt.date) -> dict[str, Any]:
     }
 
 
+def _add_credit_notes(item: dict[str, Any], notes: Sequence[NoteLine]) -> None:
+    """A listed invoice carries the credit notes applied to it, when it has any."""
+    if notes:
+        item["credit_notes"] = [note.as_payload() for note in notes]
+
+
 def _totals(pairs: Iterable[tuple[str, Decimal]]) -> list[dict[str, str]]:
     sums: dict[str, Decimal] = defaultdict(Decimal)
     for currency, amount in pairs:
@@ -627,12 +634,26 @@ def _enqueue_reminders(
         contacts = {
             c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))
         }
+        # One query for the batch's credit notes, listed under their invoices.
+        notes = notes_by_invoice(
+            session,
+            business_id=day.business_id,
+            invoice_ids=[line.invoice_id for c in batch for line in c.lines],
+        )
         rows: list[dict[str, Any]] = []
         for customer in batch:
             contact = contacts[customer.contact_id]
             lines = sorted(customer.lines, key=lambda x: (x.due_date, x.invoice_id))
             payload = _reminder_payload(
-                session, day, business, contact, lines, now, public_base_url, portal_key
+                session,
+                day,
+                business,
+                contact,
+                lines,
+                now,
+                public_base_url,
+                portal_key,
+                notes,
             )
             channels = []
             if customer.email and any(line.email for line in lines):
@@ -675,15 +696,19 @@ def _reminder_payload(
     now: dt.datetime,
     public_base_url: str,
     portal_key: bytes,
+    notes: Mapping[int, Sequence[NoteLine]],
 ) -> dict[str, Any]:
     token = portal_token(session, contact=contact, key=portal_key, now=now)
     listed = lines[:MAX_LISTED]
     wording = next((line.wording for line in lines if line.wording), None)
+    items = [_invoice_item(line, day.today) for line in listed]
+    for item in items:
+        _add_credit_notes(item, notes.get(item["id"], ()))
     return {
         "business_name": business.name,
         "contact_name": contact.trade_name or contact.name,
         "today": day.today.isoformat(),
-        "invoices": [_invoice_item(line, day.today) for line in listed],
+        "invoices": items,
         "more": len(lines) - len(listed),
         "totals": _totals((line.currency, line.balance) for line in lines),
         "pay": how_to_pay(business, contact),
@@ -853,6 +878,11 @@ def _enqueue_statements(
         )
         for invoice in open_rows:
             invoices[invoice.contact_id].append(invoice)
+        notes = notes_by_invoice(
+            session,
+            business_id=business.id,
+            invoice_ids=[i.id for rows in invoices.values() for i in rows[:MAX_LISTED]],
+        )
         rows = []
         for contact in contacts:
             token = portal_token(session, contact=contact, key=portal_key, now=now)
@@ -863,6 +893,7 @@ def _enqueue_statements(
                 open_invoices,
                 today=day.today,
                 portal=portal_url(public_base_url, token),
+                notes=notes,
             )
             payload["quiet_tz"] = day.timezone
             rows.append(
@@ -889,11 +920,13 @@ def statement_payload(
     *,
     today: dt.date,
     portal: str | None,
+    notes: Mapping[int, Sequence[NoteLine]] | None = None,
 ) -> dict[str, Any]:
     """What a statement shows: open invoices, totals, what is overdue, how to pay.
 
     `invoices` are the customer's open receivables, `Invoice` rows or plain rows
-    with the same column names.
+    with the same column names; `notes` the credit notes applied to them
+    (`flows.credit_notes.notes_by_invoice`), listed under each.
 
     # Limitation: statements are HTML email only; there is no PDF, to keep heavy
     # rendering dependencies out of Cobra.
@@ -912,6 +945,7 @@ def statement_payload(
                 "note": note,
             }
         )
+        _add_credit_notes(items[-1], (notes or {}).get(invoice.id, ()))
     return {
         "business_name": business.name,
         "contact_name": contact.trade_name or contact.name,
