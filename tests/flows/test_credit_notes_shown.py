@@ -203,6 +203,9 @@ def test_reminder_email_shows_the_note_under_its_invoice(db: Db) -> None:
     assert "  Nota de crédito NC-3: -$2,000.00\n" in text
     html = render_text("email/reminder.html.j2", row.payload)
     assert "Nota de crédito NC-3" in html and "-$2,000.00" in html
+    chat = render_text("messages/reminder.txt.j2", row.payload)
+    assert "• A-102: $9,600.00" in chat
+    assert "   Nota de crédito NC-3: -$2,000.00\n" in chat
 
 
 def test_statement_email_shows_the_note(db: Db) -> None:

@@ -90,7 +90,8 @@ def test_invoice_from_two_items_by_name(
     assert "Subtotal $1,900.00" in draft.text and "Total $2,204.00" in draft.text
     done = chat.say("sí")
     [invoice] = issued(db)
-    assert invoice.total == Decimal("2204.00") and invoice.uuid in done.text
+    assert invoice.uuid is not None and invoice.uuid in done.text
+    assert invoice.total == Decimal("2204.00")
     stamped = CFDI.from_string(fake_pac.stamped[invoice.uuid])
     [concept] = stamped["Conceptos"]
     assert concept["ClaveProdServ"] == "31161500" and concept["ClaveUnidad"] == "H87"
