@@ -103,6 +103,7 @@ def add_endpoint(
     )
     session.add(endpoint)
     session.flush()
+    session.info.pop(ENDPOINTS_CACHE, None)
     audit(
         session,
         business_id=business.id,
@@ -145,6 +146,7 @@ def disable_endpoint(
         raise NotFound("No encontré ese webhook.")
     if endpoint.disabled_at is None:
         endpoint.disabled_at = now
+        session.info.pop(ENDPOINTS_CACHE, None)
         audit(
             session,
             business_id=business.id,
@@ -167,6 +169,27 @@ def event_id(business_id: int, event: str, key: str | None) -> str:
     return f"evt_{uuid.uuid5(_EVENT_NAMESPACE, f'{business_id}:{event}:{key}').hex}"
 
 
+ENDPOINTS_CACHE = "cobra.webhook_endpoints"
+
+
+def _endpoints_of(session: Session, business_id: int) -> Sequence[WebhookEndpoint]:
+    """The business's live endpoints, looked up once per session (an import emits
+    an event for every payment it applies)."""
+    cache: dict[int, Sequence[WebhookEndpoint]] = session.info.setdefault(
+        ENDPOINTS_CACHE, {}
+    )
+    if business_id not in cache:
+        cache[business_id] = session.scalars(
+            select(WebhookEndpoint)
+            .where(
+                WebhookEndpoint.business_id == business_id,
+                WebhookEndpoint.disabled_at.is_(None),
+            )
+            .order_by(WebhookEndpoint.id)
+        ).all()
+    return cache[business_id]
+
+
 def emit_event(
     session: Session,
     business_id: int,
@@ -185,14 +208,7 @@ def emit_event(
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event}")
     identifier = event_id(business_id, event, key)
-    listening = session.scalars(
-        select(WebhookEndpoint)
-        .where(
-            WebhookEndpoint.business_id == business_id,
-            WebhookEndpoint.disabled_at.is_(None),
-        )
-        .order_by(WebhookEndpoint.id)
-    ).all()
+    listening = _endpoints_of(session, business_id)
     queued = 0
     for endpoint in listening:
         if event not in endpoint_events(endpoint):
