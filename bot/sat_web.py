@@ -154,10 +154,12 @@ async def upload(token: str, request: Request) -> HTMLResponse:
 
 async def _read_upload(request: Request) -> Upload:
     """The form's two files and password, without reading more than the limit."""
+    # Limitation: a body without Content-Length (chunked) is refused as too large
+    # rather than read up to the limit; browsers always declare a form's length.
     try:
         length = int(request.headers.get("content-length", ""))
     except ValueError:
-        length = MAX_BODY_BYTES + 1  # no declared length: refuse, do not stream
+        length = MAX_BODY_BYTES + 1
     if length > MAX_BODY_BYTES:
         return Upload(b"", b"", "", too_large=True)
     try:

@@ -123,6 +123,9 @@ def upload_credential(
     an expired certificate, files too large) raises with a Spanish reason, stores
     nothing and leaves the link usable.
     """
+    # Limitation: wrong passwords are not counted, so whoever holds both the link
+    # and the .key could keep guessing for 24 hours; the link lives only in the
+    # owner's chat and the key file is the owner's, so a counter was left out.
     name = kind_name(link)
     if not certificate or not key:
         raise InvalidInput(f"Falta el archivo .cer o el .key de tu {name}.")

@@ -17,6 +17,7 @@ from flows.messages import Channel, Inbound
 from flows.render import render_outbound
 from flows.sat import upload_links
 from flows.sat.credentials import load_signer
+from prompts import texts
 from storage.models import (
     AuditEvent,
     OutboundMessage,
@@ -239,7 +240,7 @@ def test_a_new_link_replaces_the_earlier_one(service: Service) -> None:
 
 def test_staff_cannot_get_a_link(db, service: Service) -> None:  # type: ignore[no-untyped-def]
     reply = say(service, "sube mi CSD", sender=STAFF)
-    assert "/sat/credenciales/" not in reply
+    assert reply == texts.OWNER_ONLY
     with db.session() as session:
         assert session.scalars(select(SatUploadLink)).all() == []
 
