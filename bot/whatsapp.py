@@ -23,6 +23,7 @@ import anyio.to_thread
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -126,6 +127,14 @@ async def handle_message(request: Request) -> Response:
     options = options_of(runtime)
     now = options.clock()
 
+    if not _has_media(form):
+        # The common case: the rate limit and the conversation share one
+        # transaction (and one trip to the database's worker).
+        inbound = inbound_from_form(form, sender=sender, now=now)
+        gate = partial(_gate, sender=sender, now=now, limit=options.limit)
+        reply = await in_database(runtime, _handle_gated, runtime, inbound, gate)
+        return await _answer(runtime, options, reply)
+
     admission = await in_database(
         runtime, _admit, runtime, sender, message_sid, now, options.limit
     )
@@ -141,7 +150,42 @@ async def handle_message(request: Request) -> Response:
         )
     inbound = inbound_from_form(form, sender=sender, now=now, media=media)
     reply = await in_database(runtime, runtime.engine.handle, inbound)
+    return await _answer(runtime, options, reply)
 
+
+def _has_media(form: FormData) -> bool:
+    try:
+        return int(str(form.get("NumMedia") or "0")) > 0
+    except ValueError:
+        return False
+
+
+def _handle_gated(
+    runtime: Runtime, inbound: Inbound, gate: Callable[[Session], Reply | None]
+) -> Reply:
+    return runtime.engine.handle(inbound, gate=gate)
+
+
+def _gate(
+    session: Session, *, sender: str, now: dt.datetime, limit: ratelimit.Limit
+) -> Reply | None:
+    """The sender's limit, counted once the engine knows this is no replay."""
+    verdict = admit(
+        session,
+        channel=Channel.WHATSAPP,
+        sender=sender,
+        provider_message_id=None,
+        now=now,
+        limit=limit,
+    )
+    if verdict == Admission.DROP:
+        return Reply()
+    if verdict == Admission.WARN:
+        return Reply().say(ratelimit.SLOW_DOWN)
+    return None
+
+
+async def _answer(runtime: Runtime, options: ChannelOptions, reply: Reply) -> Response:
     def host(content_type: str, content: bytes) -> str:
         name = host_file(options.media_dir, content_type, content)
         return runtime.settings.public_base_url.rstrip("/") + f"{OUTGOING_PATH}/{name}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from handlers.identity import resolve
 from storage.models import Conversation, InboundMessage
 
 log = logging.getLogger(__name__)
+Gate = Callable[[Session], Reply | None]
 
 
 class Engine:
@@ -36,13 +38,15 @@ class Engine:
         self.factory = factory
         self.config = config
 
-    def handle(self, inbound: Inbound) -> Reply:
+    def handle(self, inbound: Inbound, *, gate: Gate | None = None) -> Reply:
+        """Answer one message; `gate` (a channel's rate limit) may answer first,
+        inside the same transaction, once the message is known not to be a replay."""
         with logcontext.bound(channel=str(inbound.channel)):
-            return self._handle_once(inbound)
+            return self._handle_once(inbound, gate)
 
-    def _handle_once(self, inbound: Inbound) -> Reply:
+    def _handle_once(self, inbound: Inbound, gate: Gate | None) -> Reply:
         try:
-            return self._handle(inbound)
+            return self._handle(inbound, gate)
         except IntegrityError:
             # A concurrent delivery of the same provider id won the race.
             stored = self._stored_reply(inbound)
@@ -50,7 +54,7 @@ class Engine:
                 return stored
             raise
 
-    def _handle(self, inbound: Inbound) -> Reply:
+    def _handle(self, inbound: Inbound, gate: Gate | None) -> Reply:
         with self.factory() as session, session.begin():
             record = None
             if inbound.provider_message_id:
@@ -61,6 +65,11 @@ class Engine:
                         extra={"channel": inbound.channel},
                     )
                     return decode_reply(earlier.reply)
+            if gate is not None:
+                early = gate(session)
+                if early is not None:
+                    return early
+            if inbound.provider_message_id:
                 record = InboundMessage(
                     channel=str(inbound.channel),
                     provider_message_id=inbound.provider_message_id,
