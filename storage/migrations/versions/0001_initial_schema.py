@@ -448,6 +448,29 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "sat_upload_link",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("actor", sa.String(length=40), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+            name=op.f("fk_sat_upload_link_business_id_business"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sat_upload_link")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_sat_upload_link_token_hash")),
+    )
+    with op.batch_alter_table("sat_upload_link", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sat_upload_link_business_id"), ["business_id"], unique=False
+        )
+
+    op.create_table(
         "webhook_endpoint",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("business_id", sa.Integer(), nullable=False),
@@ -1212,6 +1235,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_webhook_endpoint_business_id"))
 
     op.drop_table("webhook_endpoint")
+    with op.batch_alter_table("sat_upload_link", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sat_upload_link_business_id"))
+
+    op.drop_table("sat_upload_link")
     with op.batch_alter_table("sat_download_request", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sat_download_request_business_id"))
 
