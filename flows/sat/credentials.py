@@ -39,6 +39,8 @@ class CredentialKind(StrEnum):
 
 
 KIND_NAMES = {CredentialKind.FIEL: "e.firma", CredentialKind.CSD: "CSD"}
+# What the owner writes to get an upload link ("sube mi e.firma").
+UPLOAD_WORD = {CredentialKind.FIEL: "e.firma", CredentialKind.CSD: "CSD"}
 
 
 class MissingSecretsKey(CobraError):
@@ -167,10 +169,14 @@ def load_signer(
     )
     if row is None:
         raise NotFound(
-            f"Aún no tengo tu {KIND_NAMES[kind]}. Súbela con `cobra sat credentials`."
+            f"Aún no tengo tu {KIND_NAMES[kind]}. Escribe «sube mi "
+            f"{UPLOAD_WORD[kind]}» y te mando un link para hacerlo."
         )
     if _utc(row.valid_until) <= now:
-        raise InvalidInput(f"Tu {KIND_NAMES[kind]} venció; sube la nueva para seguir.")
+        raise InvalidInput(
+            f"Tu {KIND_NAMES[kind]} venció; escribe «sube mi {UPLOAD_WORD[kind]}» "
+            "para subir la nueva."
+        )
     try:
         key = fernet.decrypt(row.key_encrypted.encode())
         password = fernet.decrypt(row.password_encrypted.encode()).decode()
