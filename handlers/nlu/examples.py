@@ -258,4 +258,45 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
     ),
     Intent.GREETING: ("hola", "buenos dias", "buenas tardes", "que tal"),
     Intent.THANKS: ("gracias", "muchas gracias", "te lo agradezco", "muy amable"),
+    Intent.ISSUE_INVOICE: (
+        "facturale al cliente",
+        "hazle una factura al cliente",
+        "emite una factura por el servicio",
+        "necesito facturar una venta",
+    ),
+    Intent.ISSUE_COMPLEMENT: (
+        "timbra el complemento de pago",
+        "emite el complemento de pago del cliente",
+        "falta el rep del pago",
+    ),
+    Intent.CANCEL_INVOICE: (
+        "cancela la factura",
+        "hay que cancelar una factura ante el sat",
+        "anula esa factura",
+    ),
+    Intent.OFFER_PLAN: (
+        "dale un plan de pagos al cliente",
+        "que pague en mensualidades",
+        "ofrecele pagar en partes",
+    ),
+    Intent.ISSUE_CREDIT_NOTE: (
+        "hazle una nota de credito",
+        "necesito una nota de credito por descuento",
+        "emite una nota de credito por devolucion",
+    ),
+    Intent.ADD_SALES_ITEM: (
+        "agrega un producto al catalogo",
+        "da de alta un servicio nuevo",
+        "nuevo producto con su precio",
+    ),
+    Intent.UPLOAD_FIEL: (
+        "quiero subir mi e.firma",
+        "te mando mi firma electronica",
+        "actualizar la fiel",
+    ),
+    Intent.UPLOAD_CSD: (
+        "quiero subir mi csd",
+        "cargar el sello digital",
+        "actualizar el certificado de sello",
+    ),
 }
