@@ -26,7 +26,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -845,7 +844,7 @@ class PaymentPlan(Base):
 
 
 class PlanInstalment(Base):
-    """One dated part of a plan; `paid` fills from the plan's invoices, earliest first."""
+    """One dated part of a plan; `paid` fills from its invoices, earliest first."""
 
     __tablename__ = "plan_instalment"
     __table_args__ = (UniqueConstraint("plan_id", "number"),)

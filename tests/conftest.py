@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -113,3 +115,33 @@ def db(
 @pytest.fixture
 def now() -> dt.datetime:
     return NOW
+
+
+@pytest.fixture
+def cobra(db: Db, tmp_path: Path) -> Iterator[Callable[..., Result]]:
+    """`cobra("contact show --business X ...")` run in-process against the test
+    database, at the fixed time, as a person would type it."""
+    import bot.cli
+
+    bot.cli._register_commands()
+    env = {
+        "DATABASE_URL": db.url,
+        "PUBLIC_BASE_URL": "https://cobra.test",
+        "SECRETS_KEY": "clave-de-pruebas",
+    }
+    bot.cli._runtime = None
+
+    def run(args: str | list[str], input: str | None = None) -> Result:
+        argv = shlex.split(args) if isinstance(args, str) else args
+        return CliRunner().invoke(
+            bot.cli.cli, argv, env=env, input=input, catch_exceptions=False
+        )
+
+    monkey = pytest.MonkeyPatch()
+    monkey.chdir(tmp_path)
+    monkey.setattr(bot.cli, "clock", lambda: NOW)
+    yield run
+    monkey.undo()
+    if bot.cli._runtime is not None:
+        bot.cli._runtime.db.dispose()
+    bot.cli._runtime = None

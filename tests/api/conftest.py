@@ -15,7 +15,6 @@ from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from flows.apikeys import create_api_key
 from tests.builders import make_business
-from tests.cli.conftest import cobra  # noqa: F401  (the CLI runner, shared)
 from tests.conftest import NOW, Db
 
 PUBLIC_BASE_URL = "https://cobra.example.mx"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.conftest import cobra  # noqa: F401 - the fixture
 from tests.fakes.pac import running_fake_pac
 from tests.fakes.sat_ws import running_fake_sat_ws
 from tests.flows.sat.certs import Credential, pac_credential
