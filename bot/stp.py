@@ -238,7 +238,7 @@ async def handle_deposit(request: Request) -> Response:
     ):
         return Response(status_code=403)
     try:
-        notice = parse_deposit(json.loads(body))
+        notice = parse_deposit(json.loads(body, parse_float=Decimal))
     except (ValueError, InvalidInput) as exc:
         log.warning("stp deposit notice rejected", extra={"error": str(exc)[:200]})
         return JSONResponse({"mensaje": "notificación inválida"}, status_code=400)
@@ -270,7 +270,7 @@ async def handle_order_status(request: Request) -> Response:
     ):
         return Response(status_code=403)
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_float=Decimal)
         status, clave = parse_order_status(data)
     except (ValueError, InvalidInput) as exc:
         log.warning("stp order status rejected", extra={"error": str(exc)[:200]})
@@ -323,7 +323,8 @@ def parse_deposit(data: Any) -> deposits.DepositNotice:
         concept=_text(data.get("conceptoPago"), 210),
         numeric_reference=_text(data.get("referenciaNumerica"), 16),
         settled_at=_timestamp(data.get("tsLiquidacion")),
-        raw=data,
+        # Kept as STP sent it, with amounts as their exact decimal text.
+        raw={k: str(v) if isinstance(v, Decimal) else v for k, v in data.items()},
     )
 
 
@@ -347,7 +348,8 @@ def parse_order_status(data: Any) -> tuple[OrderStatus, str | None]:
 
 
 def _amount(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    # Notices are parsed with `parse_float=Decimal`: the amount never is a float.
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
         raise InvalidInput("monto inválido")
     try:
         amount = to_money(Decimal(str(value)))

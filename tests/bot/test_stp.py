@@ -263,7 +263,9 @@ def test_stored_notice_survives_a_crash_before_applying(
     from flows import deposits
     from storage.db import transaction
 
-    notice = stp.parse_deposit(make_notice(books["clabe"], "5000.00"))
+    # As the webhook reads it: JSON numbers become Decimal, never float.
+    body = json.dumps(make_notice(books["clabe"], "5000.00"))
+    notice = stp.parse_deposit(json.loads(body, parse_float=Decimal))
     with transaction(db.factory) as session:
         deposits.store_notice(session, notice=notice, now=service.clock.now)
     service.clock.advance(minutes=5)
