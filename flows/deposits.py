@@ -41,9 +41,7 @@ log = logging.getLogger(__name__)
 SOURCE = "stp"
 ACTOR = "stp"
 SPEI_METHOD = "03"  # SAT's "transferencia electrónica de fondos"
-# The owner hears from Cobra through the business-to-person text template.
-# Limitation: it is the same template a business uses to write to a customer, so an
-# email notice reads "Mensaje de <negocio>"; a template of its own would read better.
+# The owner hears from Cobra through the plain owner-update template.
 OWNER_TEMPLATE = "owner_update"
 # After this many failed attempts a deposit stops being retried and waits for the
 # owner instead, so one bad row cannot block the others forever.
