@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,7 +20,6 @@ from flows.audit import audit
 from flows.errors import MoneyRuleViolation
 from flows.fmt import money, to_money
 from flows.webhooks_out import emit_payment_recorded
-from storage import repo
 from storage.models import (
     ComplementStatus,
     Contact,
@@ -106,6 +105,24 @@ def exact_match(invoices: Sequence[Invoice], amount: Decimal) -> Invoice | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """One payment to record: who pays, how much, when, and to which invoices."""
+
+    contact: Contact
+    amount: Decimal
+    currency: str
+    paid_at: dt.datetime
+    allocations: Sequence[Allocation]
+    source: str
+    actor: str
+    channel: str
+    method: str | None = None
+    reference: str | None = None
+    idempotency_key: str | None = None
+    complement_uuid: str | None = None
+
+
 def record_payment(
     session: Session,
     *,
@@ -127,80 +144,202 @@ def record_payment(
 
     With an idempotency key already used, the first payment is returned unchanged.
     """
-    if idempotency_key:
-        earlier = repo.payment_by_key(
-            session, business_id=contact.business_id, idempotency_key=idempotency_key
-        )
-        if earlier is not None:
-            return earlier
-
-    amount = to_money(amount)
-    _check_allocations(contact, amount, currency, allocations)
-
-    direction = "in" if contact.kind == "customer" else "out"
-    needs_complement = any(a.invoice.payment_method == "PPD" for a in allocations)
-    complement = ComplementStatus.NOT_REQUIRED
-    if complement_uuid:
-        complement = ComplementStatus.ISSUED
-    elif needs_complement and direction == "in":
-        complement = ComplementStatus.PENDING
-    payment = Payment(
-        business_id=contact.business_id,
-        contact_id=contact.id,
-        direction=direction,
+    request = PaymentRequest(
+        contact=contact,
         amount=amount,
         currency=currency,
         paid_at=paid_at,
-        method=method,
-        reference=reference,
+        allocations=allocations,
         source=source,
-        idempotency_key=idempotency_key,
-        complement_status=complement,
-        complement_uuid=complement_uuid,
-        recorded_by=actor,
-        created_at=now,
-    )
-    for allocation in allocations:
-        invoice = allocation.invoice
-        payment.allocations.append(
-            PaymentAllocation(
-                invoice_id=invoice.id,
-                amount=allocation.amount,
-                previous_balance=invoice.balance,
-                partial_number=_partial_number(session, invoice),
-            )
-        )
-        _apply(invoice, allocation.amount)
-    session.add(payment)
-    session.flush()
-
-    audit(
-        session,
-        business_id=contact.business_id,
         actor=actor,
         channel=channel,
-        action="payment.recorded",
-        subject=f"payment:{payment.id}",
-        data={
-            "amount": str(amount),
-            "currency": currency,
-            "contact_id": contact.id,
-            "invoices": {str(a.invoice.id): str(a.amount) for a in allocations},
-            "source": source,
-        },
-        now=now,
+        method=method,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        complement_uuid=complement_uuid,
     )
-    emit_payment_recorded(session, payment=payment, now=now)
-    log.info(
-        "payment recorded",
-        extra={
-            "business_id": contact.business_id,
-            "channel": channel,
-            "payment_id": payment.id,
-            "invoices": len(allocations),
-        },
-    )
+    (payment,) = record_payments(session, [request], now=now)
+    assert isinstance(payment, Payment)
     return payment
+
+
+def record_payments(
+    session: Session,
+    requests: Sequence[PaymentRequest],
+    *,
+    now: dt.datetime,
+    strict: bool = True,
+) -> list[Payment | MoneyRuleViolation]:
+    """Record and apply many payments in order, with a few statements for them all.
+
+    Each request sees the invoices as the requests before it left them. A request
+    whose idempotency key was used before (in the database or earlier in the same
+    call) gives back that first payment. With `strict`, the first refusal raises
+    before anything changes; without it, a refused request is skipped, its slot
+    holds the refusal, and the others still apply. One result per request.
+    """
+    earlier = _payments_by_key(session, requests)
+    balances: dict[int, Decimal] = {}
+    claimed: dict[tuple[int, str], int] = {}
+    results: list[Payment | MoneyRuleViolation | int] = []
+    planned: list[tuple[int, PaymentRequest, Decimal]] = []
+    for index, request in enumerate(requests):
+        key = _key_of(request)
+        if key is not None and key in earlier:
+            results.append(earlier[key])
+            continue
+        if key is not None and key in claimed:
+            results.append(claimed[key])
+            continue
+        amount = to_money(request.amount)
+        try:
+            _check_allocations(
+                request.contact,
+                amount,
+                request.currency,
+                request.allocations,
+                lambda invoice: balances.get(invoice.id, invoice.balance),
+            )
+        except MoneyRuleViolation as refusal:
+            if strict:
+                raise
+            results.append(refusal)
+            continue
+        for allocation in request.allocations:
+            invoice = allocation.invoice
+            balance = balances.get(invoice.id, invoice.balance)
+            balances[invoice.id] = to_money(balance - allocation.amount)
+        if key is not None:
+            claimed[key] = index
+        planned.append((index, request, amount))
+        results.append(index)
+
+    created = _write_payments(session, planned, now)
+    return [
+        created[result] if isinstance(result, int) else result for result in results
+    ]
+
+
+def _key_of(request: PaymentRequest) -> tuple[int, str] | None:
+    if not request.idempotency_key:
+        return None
+    return request.contact.business_id, request.idempotency_key
+
+
+def _payments_by_key(
+    session: Session, requests: Sequence[PaymentRequest]
+) -> dict[tuple[int, str], Payment]:
+    """The payments already recorded under any of the requests' keys, in one query
+    per business."""
+    wanted: dict[int, set[str]] = {}
+    for request in requests:
+        key = _key_of(request)
+        if key is not None:
+            wanted.setdefault(key[0], set()).add(key[1])
+    found: dict[tuple[int, str], Payment] = {}
+    for business_id, keys in wanted.items():
+        payments = session.scalars(
+            select(Payment).where(
+                Payment.business_id == business_id,
+                Payment.idempotency_key.in_(keys),
+            )
+        )
+        for payment in payments:
+            assert payment.idempotency_key is not None
+            found[business_id, payment.idempotency_key] = payment
+    return found
+
+
+def _write_payments(
+    session: Session,
+    planned: Sequence[tuple[int, PaymentRequest, Decimal]],
+    now: dt.datetime,
+) -> dict[int, Payment]:
+    """Store the checked requests: payments, allocations and invoice updates in one
+    flush (batched INSERTs and UPDATEs), then their audit events and webhooks."""
+    if not planned:
+        return {}
+    invoice_ids = {
+        a.invoice.id for _, request, _ in planned for a in request.allocations
+    }
+    partials = _partial_counts(session, invoice_ids)
+
+    created: dict[int, Payment] = {}
+    for index, request, amount in planned:
+        contact = request.contact
+        direction = "in" if contact.kind == "customer" else "out"
+        needs_complement = any(
+            a.invoice.payment_method == "PPD" for a in request.allocations
+        )
+        complement = ComplementStatus.NOT_REQUIRED
+        if request.complement_uuid:
+            complement = ComplementStatus.ISSUED
+        elif needs_complement and direction == "in":
+            complement = ComplementStatus.PENDING
+        payment = Payment(
+            business_id=contact.business_id,
+            contact_id=contact.id,
+            direction=direction,
+            amount=amount,
+            currency=request.currency,
+            paid_at=request.paid_at,
+            method=request.method,
+            reference=request.reference,
+            source=request.source,
+            idempotency_key=request.idempotency_key,
+            complement_status=complement,
+            complement_uuid=request.complement_uuid,
+            recorded_by=request.actor,
+            created_at=now,
+        )
+        for allocation in request.allocations:
+            invoice = allocation.invoice
+            partials[invoice.id] = partials.get(invoice.id, 0) + 1
+            payment.allocations.append(
+                PaymentAllocation(
+                    invoice_id=invoice.id,
+                    amount=allocation.amount,
+                    previous_balance=invoice.balance,
+                    partial_number=partials[invoice.id],
+                )
+            )
+            _apply(invoice, allocation.amount)
+        created[index] = payment
+    session.add_all(created.values())
+    session.flush()
+
+    for index, request, amount in planned:
+        payment = created[index]
+        business_id = request.contact.business_id
+        audit(
+            session,
+            business_id=business_id,
+            actor=request.actor,
+            channel=request.channel,
+            action="payment.recorded",
+            subject=f"payment:{payment.id}",
+            data={
+                "amount": str(amount),
+                "currency": request.currency,
+                "contact_id": request.contact.id,
+                "invoices": {
+                    str(a.invoice.id): str(a.amount) for a in request.allocations
+                },
+                "source": request.source,
+            },
+            now=now,
+        )
+        emit_payment_recorded(session, payment=payment, now=now)
+        log.info(
+            "payment recorded",
+            extra={
+                "business_id": business_id,
+                "channel": request.channel,
+                "payment_id": payment.id,
+                "invoices": len(request.allocations),
+            },
+        )
+    return created
 
 
 def _check_allocations(
@@ -208,7 +347,10 @@ def _check_allocations(
     amount: Decimal,
     currency: str,
     allocations: Sequence[Allocation],
+    balance_of: Callable[[Invoice], Decimal],
 ) -> None:
+    """Refuse what breaks a rule; `balance_of` gives each invoice's balance as the
+    payments before this one (in the same batch) leave it."""
     if amount <= 0:
         raise MoneyRuleViolation("El monto del pago debe ser mayor a cero.")
     if not allocations:
@@ -234,10 +376,11 @@ def _check_allocations(
             )
         if allocation.amount <= 0:
             raise MoneyRuleViolation("Cada abono debe ser mayor a cero.")
-        if allocation.amount > invoice.balance:
+        balance = balance_of(invoice)
+        if allocation.amount > balance:
             raise MoneyRuleViolation(
                 f"A la factura {invoice.label} sólo le quedan "
-                f"{money(invoice.balance, currency)} por pagar; no acepto "
+                f"{money(balance, currency)} por pagar; no acepto "
                 f"{money(allocation.amount, currency)}."
             )
         total += allocation.amount
@@ -248,17 +391,18 @@ def _check_allocations(
         )
 
 
-def _partial_number(session: Session, invoice: Invoice) -> int:
-    """Which partial payment this is for the invoice (Pagos 2.0 `NumParcialidad`)."""
-    count = session.scalar(
-        select(func.count(PaymentAllocation.id))
+def _partial_counts(session: Session, invoice_ids: set[int]) -> dict[int, int]:
+    """Live payments so far per invoice; the next is the Pagos 2.0 `NumParcialidad`."""
+    rows = session.execute(
+        select(PaymentAllocation.invoice_id, func.count(PaymentAllocation.id))
         .join(Payment, Payment.id == PaymentAllocation.payment_id)
         .where(
-            PaymentAllocation.invoice_id == invoice.id,
+            PaymentAllocation.invoice_id.in_(invoice_ids),
             Payment.reversed_at.is_(None),
         )
+        .group_by(PaymentAllocation.invoice_id)
     )
-    return int(count or 0) + 1
+    return {invoice_id: int(count) for invoice_id, count in rows}
 
 
 def _apply(invoice: Invoice, amount: Decimal) -> None:

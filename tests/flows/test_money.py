@@ -10,15 +10,17 @@ import pytest
 from flows.errors import MoneyRuleViolation
 from flows.money import (
     Allocation,
+    PaymentRequest,
     cancel_invoice,
     due_date_for,
     propose_allocation,
     record_payment,
+    record_payments,
     reverse_payment,
     terms_from_text,
 )
 from storage import repo
-from storage.models import AuditEvent, InvoiceStatus
+from storage.models import AuditEvent, InvoiceStatus, Payment, PaymentAllocation
 from tests.builders import NOW, make_business, make_contact, make_invoice
 
 TODAY = dt.date(2026, 12, 3)
@@ -37,6 +39,20 @@ def _pay(session, contact, amount, allocations, **kw):  # type: ignore[no-untype
         channel="chat",
         now=NOW,
         **kw,
+    )
+
+
+def _request(contact, invoice, amount, key=None):  # type: ignore[no-untyped-def]
+    return PaymentRequest(
+        contact=contact,
+        amount=Decimal(amount),
+        currency="MXN",
+        paid_at=NOW,
+        allocations=[Allocation(invoice, Decimal(amount))],
+        source="sat",
+        actor="import",
+        channel="cli",
+        idempotency_key=key,
     )
 
 
@@ -180,3 +196,90 @@ def test_due_date_rule() -> None:
     assert due_date_for(
         payment_method="PPD", contact_terms=None, payment_terms_text=None, **kw
     ) == dt.date(2026, 12, 1)
+
+
+def test_a_batch_of_payments_to_one_invoice_applies_in_order(db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        acme = make_contact(s, make_business(s))
+        inv = make_invoice(s, acme, total="1000.00")
+        _pay(s, acme, "100", [Allocation(inv, Decimal("100"))])
+        payments = record_payments(
+            s,
+            [
+                _request(acme, inv, "200", "b1"),
+                _request(acme, inv, "300", "b2"),
+                _request(acme, inv, "400", "b3"),
+            ],
+            now=NOW,
+        )
+        assert all(isinstance(p, Payment) for p in payments)
+        assert inv.status == InvoiceStatus.PAID and inv.balance == Decimal("0.00")
+        allocations = s.query(PaymentAllocation).order_by(PaymentAllocation.id).all()
+        assert [(a.partial_number, a.previous_balance) for a in allocations] == [
+            (1, Decimal("1000.00")),
+            (2, Decimal("900.00")),
+            (3, Decimal("700.00")),
+            (4, Decimal("400.00")),
+        ]
+        events = s.query(AuditEvent).filter_by(action="payment.recorded").all()
+        assert sorted(e.subject for e in events) == sorted(
+            f"payment:{p.id}" for p in s.query(Payment)
+        )
+        assert len(events) == 4
+
+
+def test_an_overpayment_in_a_batch(db) -> None:  # type: ignore[no-untyped-def]
+    """Strict: nothing is written. Not strict: the refused one is skipped, and the
+    ones after it see the invoice without it."""
+    with db.session() as s, s.begin():
+        acme = make_contact(s, make_business(s))
+        inv = make_invoice(s, acme, total="500.00")
+        batch = [
+            _request(acme, inv, "300", "o1"),
+            _request(acme, inv, "300", "o2"),
+            _request(acme, inv, "200", "o3"),
+        ]
+        with pytest.raises(MoneyRuleViolation, match="sólo le quedan"):
+            record_payments(s, batch, now=NOW)
+        assert inv.balance == Decimal("500.00")
+        assert s.query(Payment).count() == 0
+
+        first, refused, third = record_payments(s, batch, now=NOW, strict=False)
+        assert isinstance(first, Payment) and isinstance(third, Payment)
+        assert isinstance(refused, MoneyRuleViolation)
+        assert "200.00" in refused.message
+        assert inv.status == InvoiceStatus.PAID and inv.balance == Decimal("0.00")
+        assert [a.partial_number for a in third.allocations] == [2]
+
+
+def test_idempotent_replays_in_and_across_batches(db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s, s.begin():
+        acme = make_contact(s, make_business(s))
+        inv = make_invoice(s, acme, total="900.00")
+        earlier = _pay(
+            s, acme, "100", [Allocation(inv, Decimal("100"))], idempotency_key="r1"
+        )
+        again, fresh, twice = record_payments(
+            s,
+            [
+                _request(acme, inv, "100", "r1"),
+                _request(acme, inv, "250", "r2"),
+                _request(acme, inv, "250", "r2"),
+            ],
+            now=NOW,
+        )
+        assert again is earlier
+        assert isinstance(fresh, Payment) and twice is fresh
+        assert inv.balance == Decimal("550.00")
+        assert s.query(Payment).count() == 2
+
+        # A key whose first request was refused is free for a later one.
+        refused, taken = record_payments(
+            s,
+            [_request(acme, inv, "9999", "r3"), _request(acme, inv, "50", "r3")],
+            now=NOW,
+            strict=False,
+        )
+        assert isinstance(refused, MoneyRuleViolation)
+        assert isinstance(taken, Payment) and taken.amount == Decimal("50.00")
+        assert inv.balance == Decimal("500.00")
