@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import os
 import random
 import shutil
 import sys
@@ -190,6 +191,11 @@ def peak_memory(run: Callable[[], object]) -> int:
     return peak
 
 
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="documents (10000)")
@@ -212,6 +218,8 @@ def main() -> None:
         print(f"generated {4 * args.n} documents in {elapsed:.1f} s under {workdir}")
 
         print(f"\nbackend: {'postgresql' if url else 'sqlite'}; N = {args.n}")
+        # Timings mean little on a busy machine: say how busy it was.
+        print(f"  load average before: {_load()}")
         for label, folder in (("with payments", mixed), ("invoices only", plain)):
             bare_parse(folder)  # warm the page cache: both sides read from memory
             bare, count = bare_parse(folder)
@@ -252,6 +260,7 @@ def main() -> None:
             f"  peak traced memory (with payments): N={args.n} "
             f"{memory_n / 2**20:6.1f} MiB; 2N={2 * args.n} {memory_2n / 2**20:6.1f} MiB"
         )
+        print(f"  load average after: {_load()}")
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -24,7 +24,7 @@ from flows.cfdi.extract import Cfdi, read_cfdi
 from flows.cfdi.sources import Source, iter_documents
 from flows.errors import CobraError, InvalidInput, NotFound
 from flows.fmt import match_key, money, to_money, zone
-from flows.money import Allocation, due_date_for, record_payment
+from flows.money import Allocation, PaymentRequest, due_date_for, record_payments
 from storage.db import transaction
 from storage.models import (
     Business,
@@ -599,10 +599,19 @@ class _Importer:
             if invoice.uuid is not None
         }
 
-        # record_payment flushes what it writes; skipping the autoflush before each
-        # of its queries only saves flushing the audit rows one by one.
+        # The money rules flush what they write; skipping the autoflush before
+        # their queries only saves flushing the pending rows one by one.
         with session.no_autoflush:
             self._apply_found(session, lines, invoices, tally)
+        settled = [
+            line.stored.id
+            for line in lines
+            if line.stored is not None and line.key in tally.pending_settled
+        ]
+        if settled:
+            session.execute(
+                delete(CfdiPendingPayment).where(CfdiPendingPayment.id.in_(settled))
+            )
 
     def _apply_found(
         self,
@@ -611,89 +620,157 @@ class _Importer:
         invoices: dict[str, Invoice],
         tally: _Tally,
     ) -> None:
+        """Complements first, all in one batch; then credit notes, in rounds."""
+        payments: list[tuple[_Line, Invoice, Decimal]] = []
         notes: dict[str, list[_Line]] = {}
         for line in sorted(lines, key=lambda x: (x.source_uuid, x.line)):
             if line.kind == "E":
                 notes.setdefault(line.source_uuid, []).append(line)
             elif line.related_uuid in invoices:
-                self._pay(
-                    session, line, invoices[line.related_uuid], line.amount, tally
-                )
-                self._settle(session, line, tally)
+                payments.append((line, invoices[line.related_uuid], line.amount))
+                tally.pending_settled.add(line.key)
             else:
                 self._keep_waiting(session, line, tally)
+        self._pay(session, payments, tally)
 
+        ready: list[list[_Line]] = []
         for group in notes.values():
             if any(line.related_uuid not in invoices for line in group):
                 for line in group:
                     self._keep_waiting(session, line, tally)
+            else:
+                ready.append(group)
+        while ready:
+            ready = self._credit_round(session, ready, invoices, tally)
+
+    def _credit_round(
+        self,
+        session: Session,
+        groups: list[list[_Line]],
+        invoices: dict[str, Invoice],
+        tally: _Tally,
+    ) -> list[list[_Line]]:
+        """Apply the notes of one round together; returns those left for the next.
+
+        A note's share of an invoice depends on the invoice's balance, so a round
+        takes at most one note per invoice. A note naming several invoices goes
+        alone: how much each takes depends on whether the one before it applied.
+        """
+        taken: list[list[_Line]] = []
+        later: list[list[_Line]] = []
+        touched: set[str] = set()
+        for group in groups:
+            named = {line.related_uuid for line in group}
+            alone = len(group) > 1
+            # A group waiting keeps its invoices for the next round too, so each
+            # invoice sees its notes in their order.
+            waits = bool(named & touched) or (alone and bool(taken))
+            touched |= named
+            if waits:
+                later.append(group)
                 continue
-            # A note's total is shared among its invoices in order, each up to
-            # its balance; the XML does not say how much goes to each.
-            remaining = group[0].amount
-            for line in group:
-                invoice = invoices[line.related_uuid]
-                share = min(remaining, invoice.balance)
-                if share > 0 and self._pay(session, line, invoice, share, tally):
-                    remaining -= share
-                self._settle(session, line, tally)
-            if remaining > 0:
-                tally.report.warnings.append(
-                    Rejection(
-                        group[0].name,
-                        f"de la nota de crédito quedan "
-                        f"{money(remaining, group[0].currency)} sin aplicar: las "
-                        "facturas relacionadas no tienen saldo suficiente",
-                    )
+            taken.append(group)
+            if alone:
+                break
+        later.extend(groups[len(taken) + len(later) :])
+
+        if len(taken) == 1 and len(taken[0]) > 1:
+            self._credit_one_by_one(session, taken[0], invoices, tally)
+            return later
+        payments: list[tuple[_Line, Invoice, Decimal]] = []
+        for (line,) in taken:
+            invoice = invoices[line.related_uuid]
+            share = min(line.amount, invoice.balance)
+            if share > 0:
+                payments.append((line, invoice, share))
+            tally.pending_settled.add(line.key)
+        applied = self._pay(session, payments, tally)
+        for (line,) in taken:
+            used = applied.get(line.key, ZERO)
+            self._leftover(line, line.amount - used, tally)
+        return later
+
+    def _credit_one_by_one(
+        self,
+        session: Session,
+        group: list[_Line],
+        invoices: dict[str, Invoice],
+        tally: _Tally,
+    ) -> None:
+        # A note's total is shared among its invoices in order, each up to its
+        # balance; the XML does not say how much goes to each.
+        remaining = group[0].amount
+        for line in group:
+            invoice = invoices[line.related_uuid]
+            share = min(remaining, invoice.balance)
+            if share > 0:
+                applied = self._pay(session, [(line, invoice, share)], tally)
+                remaining -= applied.get(line.key, ZERO)
+            tally.pending_settled.add(line.key)
+        self._leftover(group[0], remaining, tally)
+
+    def _leftover(self, line: _Line, remaining: Decimal, tally: _Tally) -> None:
+        if remaining > 0:
+            tally.report.warnings.append(
+                Rejection(
+                    line.name,
+                    f"de la nota de crédito quedan "
+                    f"{money(remaining, line.currency)} sin aplicar: las "
+                    "facturas relacionadas no tienen saldo suficiente",
                 )
+            )
 
     def _pay(
         self,
         session: Session,
-        line: _Line,
-        invoice: Invoice,
-        amount: Decimal,
+        payments: list[tuple[_Line, Invoice, Decimal]],
         tally: _Tally,
-    ) -> bool:
-        """Record one payment through the money rules; a refusal becomes a warning.
-
-        Limitation: each payment goes through `record_payment` on its own (a few
-        queries and a flush, about 100 times a document's parse), so complements
-        set the pace of a big import; a set-based variant of the money rules would
-        lift it, at the price of a second path that moves money.
-        """
-        problem = self._mismatch(line, invoice)
-        if problem is None:
-            # No savepoint: record_payment checks everything before it changes
-            # anything, so a refusal leaves the session as it was.
-            try:
-                record_payment(
-                    session,
-                    contact=invoice.contact,
-                    amount=amount,
-                    currency=line.currency,
-                    paid_at=line.paid_at,
-                    allocations=[Allocation(invoice, to_money(amount))],
-                    source="sat",
-                    actor=self.actor,
-                    channel=self.channel,
-                    now=self.now,
-                    method=line.method,
-                    idempotency_key=line.key,
-                    complement_uuid=line.source_uuid,
+    ) -> dict[str, Decimal]:
+        """Record payments, in order, in one call of the money rules; a refusal
+        becomes a warning and the rest still apply. Returns what applied, by key."""
+        requests: list[PaymentRequest] = []
+        checked: list[tuple[_Line, Invoice, Decimal, str | None]] = []
+        for line, invoice, amount in payments:
+            problem = self._mismatch(line, invoice)
+            checked.append((line, invoice, amount, problem))
+            if problem is None:
+                requests.append(
+                    PaymentRequest(
+                        contact=invoice.contact,
+                        amount=amount,
+                        currency=line.currency,
+                        paid_at=line.paid_at,
+                        allocations=[Allocation(invoice, to_money(amount))],
+                        source="sat",
+                        actor=self.actor,
+                        channel=self.channel,
+                        method=line.method,
+                        idempotency_key=line.key,
+                        complement_uuid=line.source_uuid,
+                    )
                 )
-                tally.report.payments_applied += 1
-                return True
-            except CobraError as exc:
-                problem = exc.message
-        tally.report.warnings.append(
-            Rejection(
-                line.name,
-                f"el pago de {money(amount, line.currency)} a la factura "
-                f"{invoice.label} no se aplicó: {problem}",
+        # Not strict: the rules check every request before writing anything and
+        # skip a refused one, so a refusal leaves the session as it was.
+        results = iter(record_payments(session, requests, now=self.now, strict=False))
+
+        applied: dict[str, Decimal] = {}
+        for line, invoice, amount, problem in checked:
+            if problem is None:
+                result = next(results)
+                if isinstance(result, CobraError):
+                    problem = result.message
+                else:
+                    applied[line.key] = amount
+                    tally.report.payments_applied += 1
+                    continue
+            tally.report.warnings.append(
+                Rejection(
+                    line.name,
+                    f"el pago de {money(amount, line.currency)} a la factura "
+                    f"{invoice.label} no se aplicó: {problem}",
+                )
             )
-        )
-        return False
+        return applied
 
     def _mismatch(self, line: _Line, invoice: Invoice) -> str | None:
         if invoice.direction != line.direction:
@@ -723,15 +800,6 @@ class _Importer:
                 )
             )
             tally.pending_added[line.key] = line.name
-
-    def _settle(self, session: Session, line: _Line, tally: _Tally) -> None:
-        if line.stored is not None:
-            session.execute(
-                delete(CfdiPendingPayment).where(
-                    CfdiPendingPayment.id == line.stored.id
-                )
-            )
-        tally.pending_settled.add(line.key)
 
 
 def _party_key(cfdi: Cfdi, direction: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from storage.models import (
     Contact,
     Invoice,
     Payment,
+    PaymentAllocation,
 )
 from tests.builders import NOW, make_business
 from tests.cfdi_factory import (
@@ -335,3 +336,49 @@ def test_unknown_business_id(db) -> None:  # type: ignore[no-untyped-def]
 
     with pytest.raises(NotFound):
         _import(db, 999)
+
+
+def test_complements_and_notes_on_one_invoice_in_one_batch(db) -> None:  # type: ignore[no-untyped-def]
+    """Applied in order as the money rules' batch: an overpaying complement in the
+    middle is a warning, the ones after it still apply, and partial numbers count
+    only what applied."""
+    business_id = _business(db)
+    target = new_uuid()
+    first, too_much, last, small, big = sorted(new_uuid() for _ in range(5))
+    report = _import(
+        db,
+        business_id,
+        ("f.xml", invoice(uuid=target, total="1160.00")),
+        ("p1.xml", payment(uuid=first, paid=[Paid(target, "500.00")])),
+        ("p2.xml", payment(uuid=too_much, paid=[Paid(target, "700.00")])),
+        ("p3.xml", payment(uuid=last, paid=[Paid(target, "600.00")])),
+        ("nc1.xml", credit_note(uuid=small, related=[target], total="40.00")),
+        ("nc2.xml", credit_note(uuid=big, related=[target], total="100.00")),
+    )
+
+    assert report.payments_applied == 4, report.warnings
+    reasons = [w.reason for w in report.warnings]
+    assert len(reasons) == 2
+    assert any("no se aplicó" in r and "700.00" in r for r in reasons)
+    assert any("sin aplicar" in r and "80.00" in r for r in reasons)
+    paid = _invoice(db, target)
+    assert paid.balance == Decimal("0.00") and paid.status == "paid"
+    with db.session() as s:
+        rows = s.execute(
+            select(PaymentAllocation.partial_number, PaymentAllocation.amount).order_by(
+                PaymentAllocation.partial_number
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [
+            (1, Decimal("500.00")),
+            (2, Decimal("600.00")),
+            (3, Decimal("40.00")),
+            (4, Decimal("20.00")),
+        ]
+
+    again = _import(
+        db,
+        business_id,
+        ("p1.xml", payment(uuid=first, paid=[Paid(target, "500.00")])),
+    )
+    assert again.duplicates == 1 and again.payments_applied == 0
