@@ -32,7 +32,10 @@ from flows.sat.issue import (
     NO_OBLIGATIONS_REGIME,
     NO_OBLIGATIONS_USE,
     book_issued,
+    issuer,
     next_folio,
+    receiver,
+    single_concept,
 )
 from flows.sat.pac import Pac
 from storage.models import (
@@ -201,36 +204,19 @@ def build_comprobante(
 ) -> cfdi40.Comprobante:
     """The unsealed Egreso for a draft; `at` is the local issue time, naive."""
     taxed = Decimal(draft.iva) != 0
-    concepto = cfdi40.Concepto(
-        clave_prod_serv=PRODUCT_KEY,
-        cantidad=Decimal("1"),
-        clave_unidad=UNIT_KEY,
-        descripcion=draft.concept,
-        valor_unitario=Decimal(draft.subtotal),
-        objeto_imp="02" if taxed else "01",
-        impuestos=cfdi40.Impuestos(
-            traslados=cfdi40.Traslado(
-                impuesto="002", tipo_factor="Tasa", tasa_o_cuota=IVA_RATE
-            )
-        )
-        if taxed
-        else None,
-    )
     return cfdi40.Comprobante(
-        emisor=cfdi40.Emisor(
-            rfc=business.rfc,
-            nombre=business.name.upper(),
-            regimen_fiscal=business.tax_regime or "",
-        ),
+        emisor=issuer(business),
         lugar_expedicion=business.postal_code or "",
-        receptor=cfdi40.Receptor(
-            rfc=draft.customer_rfc,
-            nombre=draft.customer_name.upper(),
-            domicilio_fiscal_receptor=draft.customer_postal_code,
-            regimen_fiscal_receptor=draft.customer_regime,
-            uso_cfdi=draft.use,
-        ),
-        conceptos=[concepto],
+        receptor=receiver(draft),
+        conceptos=[
+            single_concept(
+                product_key=PRODUCT_KEY,
+                unit_key=UNIT_KEY,
+                description=draft.concept,
+                subtotal=Decimal(draft.subtotal),
+                taxed=taxed,
+            )
+        ],
         moneda=draft.currency,
         tipo_de_comprobante="E",
         serie=SERIES,

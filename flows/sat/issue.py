@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 from satcfdi.create.cfd import cfdi40
@@ -218,6 +218,65 @@ def usual_keys(session: Session, *, business_id: int) -> tuple[str, str]:
     return product, unit
 
 
+class _Receiving(Protocol):
+    """What a draft (invoice or credit note) says of its customer."""
+
+    @property
+    def customer_rfc(self) -> str: ...
+    @property
+    def customer_name(self) -> str: ...
+    @property
+    def customer_postal_code(self) -> str: ...
+    @property
+    def customer_regime(self) -> str: ...
+    @property
+    def use(self) -> str: ...
+
+
+def issuer(business: Business) -> cfdi40.Emisor:
+    return cfdi40.Emisor(
+        rfc=business.rfc,
+        nombre=business.name.upper(),
+        regimen_fiscal=business.tax_regime or "",
+    )
+
+
+def receiver(draft: _Receiving) -> cfdi40.Receptor:
+    return cfdi40.Receptor(
+        rfc=draft.customer_rfc,
+        nombre=draft.customer_name.upper(),
+        domicilio_fiscal_receptor=draft.customer_postal_code,
+        regimen_fiscal_receptor=draft.customer_regime,
+        uso_cfdi=draft.use,
+    )
+
+
+def single_concept(
+    *,
+    product_key: str,
+    unit_key: str,
+    description: str,
+    subtotal: Decimal,
+    taxed: bool,
+) -> cfdi40.Concepto:
+    """One concept line; with IVA at 16% it is "objeto de impuesto" (02), else 01."""
+    return cfdi40.Concepto(
+        clave_prod_serv=product_key,
+        cantidad=Decimal("1"),
+        clave_unidad=unit_key,
+        descripcion=description,
+        valor_unitario=subtotal,
+        objeto_imp="02" if taxed else "01",
+        impuestos=cfdi40.Impuestos(
+            traslados=cfdi40.Traslado(
+                impuesto="002", tipo_factor="Tasa", tasa_o_cuota=IVA_RATE
+            )
+        )
+        if taxed
+        else None,
+    )
+
+
 def build_comprobante(
     business: Business,
     draft: InvoiceDraft,
@@ -228,36 +287,19 @@ def build_comprobante(
 ) -> cfdi40.Comprobante:
     """The unsealed CFDI 4.0 for a draft; `at` is the local issue time, naive."""
     taxed = Decimal(draft.iva) != 0 or draft.total == "0"
-    concepto = cfdi40.Concepto(
-        clave_prod_serv=draft.product_key,
-        cantidad=Decimal("1"),
-        clave_unidad=draft.unit_key,
-        descripcion=draft.concept,
-        valor_unitario=Decimal(draft.subtotal),
-        objeto_imp="02",
-        impuestos=cfdi40.Impuestos(
-            traslados=cfdi40.Traslado(
-                impuesto="002", tipo_factor="Tasa", tasa_o_cuota=IVA_RATE
-            )
-        )
-        if taxed
-        else None,
-    )
     return cfdi40.Comprobante(
-        emisor=cfdi40.Emisor(
-            rfc=business.rfc,
-            nombre=business.name.upper(),
-            regimen_fiscal=business.tax_regime or "",
-        ),
+        emisor=issuer(business),
         lugar_expedicion=business.postal_code or "",
-        receptor=cfdi40.Receptor(
-            rfc=draft.customer_rfc,
-            nombre=draft.customer_name.upper(),
-            domicilio_fiscal_receptor=draft.customer_postal_code,
-            regimen_fiscal_receptor=draft.customer_regime,
-            uso_cfdi=draft.use,
-        ),
-        conceptos=[concepto],
+        receptor=receiver(draft),
+        conceptos=[
+            single_concept(
+                product_key=draft.product_key,
+                unit_key=draft.unit_key,
+                description=draft.concept,
+                subtotal=Decimal(draft.subtotal),
+                taxed=taxed,
+            )
+        ],
         moneda=draft.currency,
         serie=series,
         folio=folio,
