@@ -13,8 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,8 +21,9 @@ from flows.errors import CobraError
 from flows.fmt import mask_phone
 from flows.messages import Button, Inbound, Outbound, Reply
 from handlers import router
-from handlers.context import EngineConfig, Turn
+from handlers.context import EngineConfig, Speaker, Turn
 from handlers.identity import resolve
+from storage import repo
 from storage.models import Conversation, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -56,21 +55,10 @@ class Engine:
 
     def _handle(self, inbound: Inbound, gate: Gate | None) -> Reply:
         with self.factory() as session, session.begin():
-            record = None
+            record_id = None
             if inbound.provider_message_id:
-                earlier = self._find_inbound(session, inbound)
-                if earlier is not None:
-                    log.info(
-                        "inbound replay answered from record",
-                        extra={"channel": inbound.channel},
-                    )
-                    return decode_reply(earlier.reply)
-            if gate is not None:
-                early = gate(session)
-                if early is not None:
-                    return early
-            if inbound.provider_message_id:
-                record = InboundMessage(
+                record_id = repo.record_inbound(
+                    session,
                     channel=str(inbound.channel),
                     provider_message_id=inbound.provider_message_id,
                     sender=inbound.sender,
@@ -78,13 +66,22 @@ class Engine:
                     media=_media_json(inbound),
                     received_at=inbound.received_at,
                 )
-                session.add(record)
-                session.flush()
+                if record_id is None:
+                    log.info(
+                        "inbound replay answered from record",
+                        extra={"channel": inbound.channel},
+                    )
+                    return self._recorded_reply(session, inbound)
+            if gate is not None:
+                early = gate(session)
+                if early is not None:
+                    if record_id is not None:
+                        # Turned away, not handled: a retry is counted again.
+                        repo.forget_inbound(session, inbound_id=record_id)
+                    return early
 
             speaker = resolve(session, inbound)
-            conversation = self._conversation(session, inbound)
-            if conversation.business_id is None and speaker.business is not None:
-                conversation.business_id = speaker.business.id
+            conversation = self._conversation(session, inbound, speaker)
             logcontext.bind(
                 business_id=speaker.business.id if speaker.business else None,
                 flow=conversation.flow,
@@ -102,10 +99,15 @@ class Engine:
                 extra={"role": str(speaker.role), "sender": mask_phone(inbound.sender)},
             )
             reply = self._route(turn)
-            conversation.updated_at = turn.now
-            if record is not None:
-                record.business_id = speaker.business.id if speaker.business else None
-                record.reply = encode_reply(reply)
+            if _aware(conversation.updated_at) != turn.now:
+                conversation.updated_at = turn.now
+            if record_id is not None:
+                repo.answer_inbound(
+                    session,
+                    inbound_id=record_id,
+                    business_id=speaker.business.id if speaker.business else None,
+                    reply=encode_reply(reply),
+                )
             return reply
 
     def _route(self, turn: Turn) -> Reply:
@@ -121,47 +123,45 @@ class Engine:
         return reply
 
     @staticmethod
-    def _find_inbound(session: Session, inbound: Inbound) -> InboundMessage | None:
-        return session.scalar(
-            select(InboundMessage).where(
-                InboundMessage.channel == str(inbound.channel),
-                InboundMessage.provider_message_id == inbound.provider_message_id,
+    def _recorded_reply(session: Session, inbound: Inbound) -> Reply:
+        assert inbound.provider_message_id is not None
+        return decode_reply(
+            repo.inbound_reply(
+                session,
+                channel=str(inbound.channel),
+                provider_message_id=inbound.provider_message_id,
             )
         )
 
     def _stored_reply(self, inbound: Inbound) -> Reply | None:
+        if not inbound.provider_message_id:
+            return None
         with self.factory() as session:
-            earlier = self._find_inbound(session, inbound)
-            return decode_reply(earlier.reply) if earlier is not None else None
+            found = session.scalar(
+                select(InboundMessage.id).where(
+                    InboundMessage.channel == str(inbound.channel),
+                    InboundMessage.provider_message_id == inbound.provider_message_id,
+                )
+            )
+            if found is None:
+                return None
+            return self._recorded_reply(session, inbound)
 
-    def _conversation(self, session: Session, inbound: Inbound) -> Conversation:
-        """The sender's conversation row, created once and locked for this turn."""
+    def _conversation(
+        self, session: Session, inbound: Inbound, speaker: Speaker
+    ) -> Conversation:
+        """The sender's conversation row, created once and locked for this turn; a
+        conversation without a business takes the speaker's."""
         sender = inbound.sender
         if inbound.as_contact_rfc:
             sender = f"{sender}:{inbound.as_contact_rfc}"
-        insert = (
-            pg_insert
-            if session.get_bind().dialect.name == "postgresql"
-            else sqlite_insert
+        conversation = repo.open_conversation(
+            session,
+            channel=str(inbound.channel),
+            sender=sender,
+            business_id=speaker.business.id if speaker.business else None,
+            now=inbound.received_at,
         )
-        session.execute(
-            insert(Conversation)
-            .values(
-                channel=str(inbound.channel),
-                sender=sender,
-                data={},
-                updated_at=inbound.received_at,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "sender"])
-        )
-        conversation = session.scalars(
-            select(Conversation)
-            .where(
-                Conversation.channel == str(inbound.channel),
-                Conversation.sender == sender,
-            )
-            .with_for_update()
-        ).one()
         expires = conversation.expires_at
         if expires is not None and _aware(expires) <= inbound.received_at:
             conversation.flow = None

@@ -61,24 +61,20 @@ def _whatsapp(session: Session, sender: str) -> Speaker:
         return Speaker(Role.UNKNOWN)
     # Limitation: a number registered with several businesses speaks for the
     # first one it was added to; choosing a business in chat is not offered yet.
-    users = repo.users_by_whatsapp(session, phone=phone)
-    if users:
-        return _from_user(users[0])
-    contacts = [
-        c
-        for c in repo.contacts_by_whatsapp(session, phone=phone)
-        if c.kind == ContactKind.CUSTOMER
-    ]
-    if contacts:
-        return _from_contact(contacts[0])
+    user = repo.team_by_whatsapp(session, phone=phone)
+    if user is not None:
+        return _from_user(user)
+    contact = repo.customer_by_whatsapp(session, phone=phone)
+    if contact is not None:
+        return _from_contact(contact)
     return Speaker(Role.UNKNOWN)
 
 
 def _telegram(session: Session, sender: str) -> Speaker:
     if not sender.lstrip("-").isdigit():
         return Speaker(Role.UNKNOWN)
-    users = repo.users_by_telegram(session, telegram_user_id=int(sender))
-    return _from_user(users[0]) if users else Speaker(Role.UNKNOWN)
+    user = repo.team_by_telegram(session, telegram_user_id=int(sender))
+    return _from_user(user) if user is not None else Speaker(Role.UNKNOWN)
 
 
 def _email(session: Session, sender: str) -> Speaker:

@@ -9,14 +9,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Date, Select, case, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from storage.models import (
     Business,
     Contact,
+    ContactKind,
+    Conversation,
+    InboundMessage,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -298,3 +315,191 @@ def payment_by_key(
             Payment.idempotency_key == idempotency_key,
         )
     )
+
+
+# The conversation engine's bookkeeping: a few statements per message.
+
+
+def _insert_for(session: Session) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert
+    return sqlite_insert
+
+
+# Built once per dialect with bound parameters: building them per message costs
+# more than running them.
+_PREPARED: dict[tuple[str, str], Any] = {}
+
+
+def _prepared(session: Session, name: str) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = _PREPARED.get((name, dialect))
+    if statement is None:
+        statement = _PREPARED[(name, dialect)] = _BUILDERS[name](_insert_for(session))
+    return statement
+
+
+def _record_inbound_statement(insert: Any) -> Any:
+    table = InboundMessage.__table__
+    columns = ("channel", "provider_message_id", "sender", "text", "media")
+    return (
+        insert(table)
+        .values(
+            {
+                name: bindparam(name, type_=table.c[name].type)
+                for name in (*columns, "received_at")
+            }
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+        .returning(table.c.id)
+    )
+
+
+def _open_conversation_statement(insert: Any) -> Any:
+    table = Conversation.__table__
+    upsert = insert(table).values(
+        channel=bindparam("channel", type_=table.c.channel.type),
+        sender=bindparam("sender", type_=table.c.sender.type),
+        business_id=bindparam("business_id", type_=table.c.business_id.type),
+        data=bindparam("data", type_=table.c.data.type),
+        updated_at=bindparam("updated_at", type_=table.c.updated_at.type),
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["channel", "sender"],
+        set_={
+            "business_id": func.coalesce(
+                table.c.business_id, upsert.excluded.business_id
+            ),
+            "updated_at": upsert.excluded.updated_at,
+        },
+    ).returning(*table.c)
+    return select(Conversation).from_statement(upsert)
+
+
+_BUILDERS = {
+    "record_inbound": _record_inbound_statement,
+    "open_conversation": _open_conversation_statement,
+}
+
+
+def record_inbound(
+    session: Session,
+    *,
+    channel: str,
+    provider_message_id: str,
+    sender: str,
+    text: str | None,
+    media: dict[str, Any] | None,
+    received_at: dt.datetime,
+) -> int | None:
+    """Record a message by its provider id; None when it was recorded before.
+
+    The replay check and the insert are one statement: a concurrent delivery of
+    the same id waits on the unique index and then finds it taken.
+    """
+    found = session.execute(
+        _prepared(session, "record_inbound"),
+        {
+            "channel": channel,
+            "provider_message_id": provider_message_id,
+            "sender": sender,
+            "text": text,
+            "media": media,
+            "received_at": received_at,
+        },
+    ).scalar()
+    return int(found) if found is not None else None
+
+
+def inbound_reply(
+    session: Session, *, channel: str, provider_message_id: str
+) -> dict[str, Any] | None:
+    """The stored reply to a recorded message (None when it has none yet)."""
+    table = InboundMessage.__table__
+    return session.execute(
+        select(table.c.reply).where(
+            table.c.channel == channel,
+            table.c.provider_message_id == provider_message_id,
+        )
+    ).scalar()
+
+
+def answer_inbound(
+    session: Session,
+    *,
+    inbound_id: int,
+    business_id: int | None,
+    reply: dict[str, Any],
+) -> None:
+    table = cast(Table, InboundMessage.__table__)
+    session.execute(
+        update(table)
+        .where(table.c.id == inbound_id)
+        .values(business_id=business_id, reply=reply)
+    )
+
+
+def forget_inbound(session: Session, *, inbound_id: int) -> None:
+    """Drop a record made in this transaction, for a message that was turned away."""
+    table = cast(Table, InboundMessage.__table__)
+    session.execute(delete(table).where(table.c.id == inbound_id))
+
+
+def team_by_whatsapp(session: Session, *, phone: str) -> User | None:
+    """The first owner or staff user with this number, with their business."""
+    return session.scalars(
+        select(User)
+        .options(joinedload(User.business))
+        .where(User.whatsapp == phone)
+        .order_by(User.id)
+        .limit(1)
+    ).first()
+
+
+def team_by_telegram(session: Session, *, telegram_user_id: int) -> User | None:
+    return session.scalars(
+        select(User)
+        .options(joinedload(User.business))
+        .where(User.telegram_user_id == telegram_user_id)
+        .order_by(User.id)
+        .limit(1)
+    ).first()
+
+
+def customer_by_whatsapp(session: Session, *, phone: str) -> Contact | None:
+    """The first customer contact with this number, with its business."""
+    return session.scalars(
+        select(Contact)
+        .options(joinedload(Contact.business))
+        .where(Contact.whatsapp == phone, Contact.kind == ContactKind.CUSTOMER)
+        .order_by(Contact.id)
+        .limit(1)
+    ).first()
+
+
+def open_conversation(
+    session: Session,
+    *,
+    channel: str,
+    sender: str,
+    business_id: int | None,
+    now: dt.datetime,
+) -> Conversation:
+    """The sender's conversation row, created if new, in one statement.
+
+    The upsert also locks the row for the rest of the transaction on PostgreSQL
+    (as SELECT ... FOR UPDATE would), and ties a conversation without a business
+    to `business_id`.
+    """
+    return session.scalars(
+        _prepared(session, "open_conversation"),
+        {
+            "channel": channel,
+            "sender": sender,
+            "business_id": business_id,
+            "data": {},
+            "updated_at": now,
+        },
+        execution_options={"populate_existing": True},
+    ).one()
