@@ -256,7 +256,13 @@ def _write_payments(
     now: dt.datetime,
 ) -> dict[int, Payment]:
     """Store the checked requests: payments, allocations and invoice updates in one
-    flush (batched INSERTs and UPDATEs), then their audit events and webhooks."""
+    flush (batched INSERTs and UPDATEs), then their audit events and webhooks.
+
+    Limitation: on SQLite the flush still sends one INSERT per payment, allocation
+    and audit row; the ORM needs each row's id back, and SQLAlchemy can match
+    RETURNING rows to their parameters there only with a sentinel column, which
+    these tables lack. PostgreSQL gets one INSERT per table.
+    """
     if not planned:
         return {}
     invoice_ids = {
