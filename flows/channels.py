@@ -5,10 +5,12 @@ the customer's last WhatsApp message, and delivery reports (a failure tells the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from flows import ratelimit
@@ -83,12 +85,7 @@ def admit(
 
 def note_whatsapp_inbound(session: Session, *, phone: str, now: dt.datetime) -> int:
     """Open the 24-hour window of every customer contact with this number."""
-    touched = session.execute(
-        update(Contact)
-        .where(Contact.whatsapp == phone, Contact.kind == ContactKind.CUSTOMER)
-        .values(whatsapp_last_inbound_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    touched = session.execute(_note_inbound_statement(), {"phone": phone, "now": now})
     return int(getattr(touched, "rowcount", 0) or 0)
 
 
@@ -170,3 +167,17 @@ def record_delivery_status(
         # The outbox's notice to the owner, once per message (its dedupe key).
         notify_owner(session, row=message, kind=UNDELIVERED, now=now)
     return message
+
+
+@functools.cache
+def _note_inbound_statement() -> Any:
+    """Built once; it runs for every WhatsApp message."""
+    table = cast(Table, Contact.__table__)
+    return (
+        update(table)
+        .where(
+            table.c.whatsapp == bindparam("phone"),
+            table.c.kind == ContactKind.CUSTOMER,
+        )
+        .values(whatsapp_last_inbound_at=bindparam("now"))
+    )

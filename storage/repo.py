@@ -7,6 +7,7 @@ commits: the flow that calls it owns the transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, cast
@@ -446,35 +447,45 @@ def forget_inbound(session: Session, *, inbound_id: int) -> None:
     session.execute(delete(table).where(table.c.id == inbound_id))
 
 
+@functools.cache
+def _first_with_business(lookup: str) -> Any:
+    """The speaker lookups, built once: the first row by `key`, with its business."""
+    key: Any = bindparam("key")
+    if lookup == "customer_whatsapp":
+        return (
+            select(Contact)
+            .options(joinedload(Contact.business))
+            .where(Contact.whatsapp == key, Contact.kind == ContactKind.CUSTOMER)
+            .order_by(Contact.id)
+            .limit(1)
+        )
+    column = User.whatsapp if lookup == "team_whatsapp" else User.telegram_user_id
+    return (
+        select(User)
+        .options(joinedload(User.business))
+        .where(column == key)
+        .order_by(User.id)
+        .limit(1)
+    )
+
+
 def team_by_whatsapp(session: Session, *, phone: str) -> User | None:
     """The first owner or staff user with this number, with their business."""
     return session.scalars(
-        select(User)
-        .options(joinedload(User.business))
-        .where(User.whatsapp == phone)
-        .order_by(User.id)
-        .limit(1)
+        _first_with_business("team_whatsapp"), {"key": phone}
     ).first()
 
 
 def team_by_telegram(session: Session, *, telegram_user_id: int) -> User | None:
     return session.scalars(
-        select(User)
-        .options(joinedload(User.business))
-        .where(User.telegram_user_id == telegram_user_id)
-        .order_by(User.id)
-        .limit(1)
+        _first_with_business("team_telegram"), {"key": telegram_user_id}
     ).first()
 
 
 def customer_by_whatsapp(session: Session, *, phone: str) -> Contact | None:
     """The first customer contact with this number, with its business."""
     return session.scalars(
-        select(Contact)
-        .options(joinedload(Contact.business))
-        .where(Contact.whatsapp == phone, Contact.kind == ContactKind.CUSTOMER)
-        .order_by(Contact.id)
-        .limit(1)
+        _first_with_business("customer_whatsapp"), {"key": phone}
     ).first()
 
 
