@@ -1,7 +1,8 @@
 """Query functions over Cobra's tables.
 
-Each takes the session and keyword arguments, always filters by business, and never
-commits: the flow that calls it owns the transaction.
+Each takes the session and keyword arguments and never commits: the flow that calls
+it owns the transaction. Each filters by business, except the lookups that find out
+which business a message is for (by phone, Telegram id, sender or provider id).
 """
 
 from __future__ import annotations
