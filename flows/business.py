@@ -525,6 +525,37 @@ def contact_by_portal_token(session: Session, *, token: str) -> Contact | None:
     )
 
 
+def set_flag(
+    session: Session,
+    *,
+    target: Business | Contact,
+    flag: str,
+    value: bool,
+    action: str,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+) -> None:
+    """Turn one of a business's or contact's switches on or off, and audit it.
+
+    `action` names the event; its audit action is `<action>_on` or `<action>_off`.
+    """
+    setattr(target, flag, value)
+    if isinstance(target, Business):
+        business_id, subject = target.id, f"business:{target.id}"
+    else:
+        business_id, subject = target.business_id, f"contact:{target.id}"
+    audit(
+        session,
+        business_id=business_id,
+        actor=actor,
+        channel=channel,
+        action=f"{action}_{'on' if value else 'off'}",
+        subject=subject,
+        now=now,
+    )
+
+
 def set_reminders_paused(
     session: Session,
     *,
@@ -534,14 +565,14 @@ def set_reminders_paused(
     channel: str,
     now: dt.datetime,
 ) -> None:
-    business.reminders_paused = paused
-    audit(
+    set_flag(
         session,
-        business_id=business.id,
+        target=business,
+        flag="reminders_paused",
+        value=paused,
+        action="reminders.paused",
         actor=actor,
         channel=channel,
-        action="reminders.paused" if paused else "reminders.resumed",
-        subject=f"business:{business.id}",
         now=now,
     )
 
@@ -555,14 +586,14 @@ def set_contact_reminders(
     channel: str,
     now: dt.datetime,
 ) -> None:
-    contact.reminders_enabled = enabled
-    audit(
+    set_flag(
         session,
-        business_id=contact.business_id,
+        target=contact,
+        flag="reminders_enabled",
+        value=enabled,
+        action="contact.reminders",
         actor=actor,
         channel=channel,
-        action="contact.reminders_on" if enabled else "contact.reminders_off",
-        subject=f"contact:{contact.id}",
         now=now,
     )
 
@@ -576,14 +607,14 @@ def set_invoices_hidden(
     channel: str,
     now: dt.datetime,
 ) -> None:
-    contact.invoices_hidden = hidden
-    audit(
+    set_flag(
         session,
-        business_id=contact.business_id,
+        target=contact,
+        flag="invoices_hidden",
+        value=hidden,
+        action="contact.invoices_hidden",
         actor=actor,
         channel=channel,
-        action="contact.invoices_hidden" if hidden else "contact.invoices_shown",
-        subject=f"contact:{contact.id}",
         now=now,
     )
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows import payment_plans
 from flows.audit import audit
-from flows.business import portal_token, portal_url
+from flows.business import portal_token, portal_url, set_flag
 from flows.credit_notes import NoteLine, notes_by_invoice
 from flows.errors import Conflict, InvalidInput, NotFound
 from flows.fmt import bank_name, local_date, zone
@@ -1275,13 +1275,13 @@ def set_owner_digest(
     channel: str,
 ) -> None:
     """The owner's morning digest on or off; with it on, reminders wait until 10:00."""
-    business.owner_digest = enabled
-    audit(
+    set_flag(
         session,
-        business_id=business.id,
+        target=business,
+        flag="owner_digest",
+        value=enabled,
+        action="reminders.digest",
         actor=actor,
         channel=channel,
-        action="reminders.digest_on" if enabled else "reminders.digest_off",
-        subject=f"business:{business.id}",
         now=now,
     )
