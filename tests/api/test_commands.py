@@ -5,9 +5,10 @@ from __future__ import annotations
 from openpyxl import Workbook
 
 from tests.builders import make_business, make_contact
+from tests.conftest import Db
 
 
-def _business(db) -> None:  # type: ignore[no-untyped-def]
+def _business(db: Db) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         make_contact(session, business, rfc="ACM010101AB1", name="Acme")

@@ -10,10 +10,10 @@ from flows import apikeys, idempotency, webhooks_out
 from flows.errors import Conflict
 from storage.models import OutboundMessage
 from tests.builders import make_business
-from tests.conftest import NOW
+from tests.conftest import NOW, Db
 
 
-def test_key_is_shown_once_kept_hashed_and_revocable(db) -> None:  # type: ignore[no-untyped-def]
+def test_key_is_shown_once_kept_hashed_and_revocable(db: Db) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         issued = apikeys.create_api_key(
@@ -35,7 +35,7 @@ def test_key_is_shown_once_kept_hashed_and_revocable(db) -> None:  # type: ignor
         assert apikeys.authenticate(session, token=issued.token, now=NOW) is None
 
 
-def test_idempotency_replays_and_refuses_another_body(db) -> None:  # type: ignore[no-untyped-def]
+def test_idempotency_replays_and_refuses_another_body(db: Db) -> None:
     first = idempotency.request_hash("POST", "/payments", b'{"a": 1}')
     other = idempotency.request_hash("POST", "/payments", b'{"a": 2}')
     with db.session() as session, session.begin():
@@ -65,7 +65,7 @@ def test_idempotency_replays_and_refuses_another_body(db) -> None:  # type: igno
             )
 
 
-def test_emit_queues_one_row_per_endpoint_and_event_key(db) -> None:  # type: ignore[no-untyped-def]
+def test_emit_queues_one_row_per_endpoint_and_event_key(db: Db) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         for url in ("https://erp.example.mx/hook", "https://shop.example.mx/hook"):

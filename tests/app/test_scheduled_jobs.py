@@ -9,11 +9,12 @@ from bot.scheduler import run_daily_checks, run_sat_sync
 from bot.settings import Settings
 from storage.models import OutboundMessage, Promise
 from tests.builders import make_business, make_contact, make_invoice
+from tests.conftest import Db
 
 NOON = dt.datetime(2026, 12, 3, 18, 0, tzinfo=dt.UTC)
 
 
-def test_daily_checks_follow_up_a_broken_promise_once(db) -> None:  # type: ignore[no-untyped-def]
+def test_daily_checks_follow_up_a_broken_promise_once(db: Db) -> None:
     runtime = build_runtime(Settings(database_url=db.url), migrate=False)
     with db.session() as s, s.begin():
         business = make_business(s)

@@ -16,6 +16,7 @@ from handlers.context import EngineConfig
 from handlers.engine import Engine
 from storage.models import FinancingApplication
 from tests.builders import NOW, make_business
+from tests.conftest import Db
 
 OWNER = "+525511112222"
 
@@ -29,7 +30,7 @@ def _client(db, engine: Engine, clock: dt.datetime) -> TestClient:  # type: igno
     return TestClient(app)
 
 
-def test_web_form_fills_the_chat_application(db) -> None:  # type: ignore[no-untyped-def]
+def test_web_form_fills_the_chat_application(db: Db) -> None:
     with db.session() as session, session.begin():
         make_business(session)
     config = EngineConfig(public_base_url="https://cobra.test", portal_key=b"k" * 32)

@@ -12,6 +12,7 @@ from bot.settings import Settings
 from bot.smtp import SmtpSender
 from flows.outbox import LogSender
 from tests.builders import make_business, make_contact, make_invoice
+from tests.conftest import Db
 
 
 class FakeRuntime:
@@ -30,7 +31,7 @@ def test_senders_log_without_credentials_and_use_smtp_with_a_host() -> None:
     assert isinstance(with_smtp["email"], SmtpSender)
 
 
-def test_only_one_process_plans(db) -> None:  # type: ignore[no-untyped-def]
+def test_only_one_process_plans(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business, emails="pagos@acme.mx")
@@ -63,7 +64,7 @@ def test_the_hourly_tick_waits_for_nine_local(db, hour: int, planned: int) -> No
     assert counts is not None and counts.businesses == planned
 
 
-async def test_the_scheduler_delivers_and_stops(db) -> None:  # type: ignore[no-untyped-def]
+async def test_the_scheduler_delivers_and_stops(db: Db) -> None:
     import asyncio
 
     from sqlalchemy import select

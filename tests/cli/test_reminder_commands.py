@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from storage.models import Business, Contact, OutboundMessage, ReminderSet
 from tests.builders import make_business, make_contact, make_invoice
+from tests.conftest import Db
 
 
-def seed(db) -> None:  # type: ignore[no-untyped-def]
+def seed(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business, rfc="ACM010101AB1", emails="pagos@acme.mx")

@@ -11,9 +11,10 @@ from pathlib import Path
 from flows.money import Allocation, record_payment
 from storage.db import transaction
 from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.conftest import Db
 
 
-def seed(db) -> None:  # type: ignore[no-untyped-def]
+def seed(db: Db) -> None:
     with transaction(db.factory) as session:
         business = make_business(session)
         acme = make_contact(session, business)

@@ -10,6 +10,7 @@ from flows.promises import record_promise
 from flows.webhooks_out import add_endpoint
 from storage.models import OutboundMessage
 from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.conftest import Db
 
 
 def _events(session) -> list[str]:  # type: ignore[no-untyped-def]
@@ -17,7 +18,7 @@ def _events(session) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted(r.payload["event"] for r in rows)
 
 
-def test_payment_and_promise_events(db) -> None:  # type: ignore[no-untyped-def]
+def test_payment_and_promise_events(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         add_endpoint(

@@ -11,6 +11,7 @@ from flows import financing
 from flows.errors import Conflict, Forbidden, InvalidInput
 from storage.models import AuditEvent, FinancingApplication, OutboundMessage
 from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.conftest import Db
 
 TZ = "America/Mexico_City"
 VALID_RFC = "EKU9003173C9"
@@ -126,7 +127,7 @@ def _complete(session, business) -> FinancingApplication:  # type: ignore[no-unt
     return application
 
 
-def test_submit_sets_deadline_and_receivables_summary(db) -> None:  # type: ignore[no-untyped-def]
+def test_submit_sets_deadline_and_receivables_summary(db: Db) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         big = make_contact(session, business, name="Acme Industrial SA de CV")
@@ -154,7 +155,7 @@ def test_submit_sets_deadline_and_receivables_summary(db) -> None:  # type: igno
         assert application.answers["bank"] == "Banamex"
 
 
-def test_staff_cannot_submit_and_incomplete_cannot_be_sent(db) -> None:  # type: ignore[no-untyped-def]
+def test_staff_cannot_submit_and_incomplete_cannot_be_sent(db: Db) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         application = _complete(session, business)
@@ -179,7 +180,7 @@ def test_staff_cannot_submit_and_incomplete_cannot_be_sent(db) -> None:  # type:
             )
 
 
-def test_decision_queues_owner_notice_once(db) -> None:  # type: ignore[no-untyped-def]
+def test_decision_queues_owner_notice_once(db: Db) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         application = _complete(session, business)
@@ -225,7 +226,7 @@ def test_decision_queues_owner_notice_once(db) -> None:  # type: ignore[no-untyp
         assert (available.approved, available.used) == (Decimal("1000000.00"), 0)
 
 
-def test_overdue_applications_are_flagged_once(db) -> None:  # type: ignore[no-untyped-def]
+def test_overdue_applications_are_flagged_once(db: Db) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         application = _complete(session, business)
@@ -249,7 +250,7 @@ def test_overdue_applications_are_flagged_once(db) -> None:  # type: ignore[no-u
         assert actions.count("financing.overdue") == 1
 
 
-def test_web_answers_are_all_or_nothing_and_use_up_the_link(db) -> None:  # type: ignore[no-untyped-def]
+def test_web_answers_are_all_or_nothing_and_use_up_the_link(db: Db) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         application, _ = financing.open_draft(

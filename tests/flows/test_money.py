@@ -22,6 +22,7 @@ from flows.money import (
 from storage import repo
 from storage.models import AuditEvent, InvoiceStatus, Payment, PaymentAllocation
 from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.conftest import Db
 
 TODAY = dt.date(2026, 12, 3)
 
@@ -56,7 +57,7 @@ def _request(contact, invoice, amount, key=None):  # type: ignore[no-untyped-def
     )
 
 
-def test_oldest_first_split_and_partial_payment(db) -> None:  # type: ignore[no-untyped-def]
+def test_oldest_first_split_and_partial_payment(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business)
@@ -83,7 +84,7 @@ def test_oldest_first_split_and_partial_payment(db) -> None:  # type: ignore[no-
         assert [e.subject for e in events] == [f"payment:{pid}"]
 
 
-def test_overpayment_is_refused_and_nothing_changes(db) -> None:  # type: ignore[no-untyped-def]
+def test_overpayment_is_refused_and_nothing_changes(db: Db) -> None:
     with db.session() as s, s.begin():
         acme = make_contact(s, make_business(s))
         inv = make_invoice(s, acme, total="100.00")
@@ -94,7 +95,7 @@ def test_overpayment_is_refused_and_nothing_changes(db) -> None:  # type: ignore
         assert inv.balance == Decimal("100.00")
 
 
-def test_currency_mix_and_cancelled_invoice_are_refused(db) -> None:  # type: ignore[no-untyped-def]
+def test_currency_mix_and_cancelled_invoice_are_refused(db: Db) -> None:
     with db.session() as s, s.begin():
         acme = make_contact(s, make_business(s))
         usd = make_invoice(s, acme, total="50.00", currency="USD")
@@ -110,7 +111,7 @@ def test_currency_mix_and_cancelled_invoice_are_refused(db) -> None:  # type: ig
         assert totals == {"USD": (Decimal("50.00"), Decimal("50.00"), 1)}
 
 
-def test_reverse_restores_balances_and_idempotency_key(db) -> None:  # type: ignore[no-untyped-def]
+def test_reverse_restores_balances_and_idempotency_key(db: Db) -> None:
     with db.session() as s, s.begin():
         acme = make_contact(s, make_business(s))
         inv = make_invoice(s, acme, total="300.00")
@@ -128,7 +129,7 @@ def test_reverse_restores_balances_and_idempotency_key(db) -> None:  # type: ign
             reverse_payment(s, payment=first, actor="user:1", channel="chat", now=NOW)
 
 
-def test_aging_buckets_and_hidden_contacts(db) -> None:  # type: ignore[no-untyped-def]
+def test_aging_buckets_and_hidden_contacts(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business)
@@ -198,7 +199,7 @@ def test_due_date_rule() -> None:
     ) == dt.date(2026, 12, 1)
 
 
-def test_a_batch_of_payments_to_one_invoice_applies_in_order(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_of_payments_to_one_invoice_applies_in_order(db: Db) -> None:
     with db.session() as s, s.begin():
         acme = make_contact(s, make_business(s))
         inv = make_invoice(s, acme, total="1000.00")
@@ -228,7 +229,7 @@ def test_a_batch_of_payments_to_one_invoice_applies_in_order(db) -> None:  # typ
         assert len(events) == 4
 
 
-def test_an_overpayment_in_a_batch(db) -> None:  # type: ignore[no-untyped-def]
+def test_an_overpayment_in_a_batch(db: Db) -> None:
     """Strict: nothing is written. Not strict: the refused one is skipped, and the
     ones after it see the invoice without it."""
     with db.session() as s, s.begin():
@@ -252,7 +253,7 @@ def test_an_overpayment_in_a_batch(db) -> None:  # type: ignore[no-untyped-def]
         assert [a.partial_number for a in third.allocations] == [2]
 
 
-def test_idempotent_replays_in_and_across_batches(db) -> None:  # type: ignore[no-untyped-def]
+def test_idempotent_replays_in_and_across_batches(db: Db) -> None:
     with db.session() as s, s.begin():
         acme = make_contact(s, make_business(s))
         inv = make_invoice(s, acme, total="900.00")

@@ -10,6 +10,7 @@ from handlers.context import EngineConfig
 from handlers.engine import Engine
 from storage.models import Business, OutboundMessage, OutboxStatus
 from tests.builders import make_business, make_contact, make_invoice
+from tests.conftest import Db
 
 MORNING = dt.datetime(2026, 12, 3, 15, 30, tzinfo=dt.UTC)  # 09:30 in CDMX
 KEY = b"k" * 32
@@ -27,7 +28,7 @@ def _tap(engine: Engine, payload: str, sid: str, sender: str = "+525511112222") 
     return engine.handle(inbound).text
 
 
-def test_digest_review_and_hold(db) -> None:  # type: ignore[no-untyped-def]
+def test_digest_review_and_hold(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         business.owner_digest = True
@@ -63,7 +64,7 @@ def test_digest_review_and_hold(db) -> None:  # type: ignore[no-untyped-def]
         assert s.query(Business).one().owner_digest
 
 
-def test_reminders_status_for_all_and_one(db) -> None:  # type: ignore[no-untyped-def]
+def test_reminders_status_for_all_and_one(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business, name="Acme SA", emails="pagos@acme.mx")

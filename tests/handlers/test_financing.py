@@ -12,6 +12,7 @@ from handlers.context import EngineConfig
 from handlers.engine import Engine
 from storage.models import FinancingApplication
 from tests.builders import NOW, make_business
+from tests.conftest import Db
 
 OWNER = "+525511112222"
 STAFF = "+525533334444"
@@ -37,7 +38,7 @@ def make_engine(db) -> Engine:  # type: ignore[no-untyped-def]
     return Engine(db.factory, config)
 
 
-def setup(db) -> None:  # type: ignore[no-untyped-def]
+def setup(db: Db) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         add_user(session, business=business, role="staff", whatsapp=STAFF, now=NOW)
@@ -63,7 +64,7 @@ def application(db) -> FinancingApplication:  # type: ignore[no-untyped-def]
         return session.scalars(select(FinancingApplication)).one()
 
 
-def test_complete_application_is_submitted_with_its_deadline(db) -> None:  # type: ignore[no-untyped-def]
+def test_complete_application_is_submitted_with_its_deadline(db: Db) -> None:
     setup(db)
     chat = Chat(make_engine(db))
 
@@ -88,7 +89,7 @@ def test_complete_application_is_submitted_with_its_deadline(db) -> None:  # typ
     assert "en revisión" in status.text
 
 
-def test_invalid_rfc_curp_and_clabe_are_explained_and_corrected(db) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_rfc_curp_and_clabe_are_explained_and_corrected(db: Db) -> None:
     setup(db)
     chat = Chat(make_engine(db))
     chat.say("quiero financiamiento")
@@ -112,7 +113,7 @@ def test_invalid_rfc_curp_and_clabe_are_explained_and_corrected(db) -> None:  # 
     assert application(db).step == "consent"
 
 
-def test_back_change_and_where_am_i(db) -> None:  # type: ignore[no-untyped-def]
+def test_back_change_and_where_am_i(db: Db) -> None:
     setup(db)
     chat = Chat(make_engine(db))
     chat.say("quiero financiamiento")
@@ -136,7 +137,7 @@ def test_back_change_and_where_am_i(db) -> None:  # type: ignore[no-untyped-def]
     assert application(db).answers["years_operating"] == 10
 
 
-def test_resumed_after_a_restart_days_later(db) -> None:  # type: ignore[no-untyped-def]
+def test_resumed_after_a_restart_days_later(db: Db) -> None:
     setup(db)
     chat = Chat(make_engine(db))
     chat.say("quiero financiamiento")
@@ -153,7 +154,7 @@ def test_resumed_after_a_restart_days_later(db) -> None:  # type: ignore[no-unty
     assert "72 horas hábiles" in later.say("sí").text
 
 
-def test_another_question_leaves_the_form_and_keeps_it(db) -> None:  # type: ignore[no-untyped-def]
+def test_another_question_leaves_the_form_and_keeps_it(db: Db) -> None:
     setup(db)
     chat = Chat(make_engine(db))
     chat.say("quiero financiamiento")
@@ -163,7 +164,7 @@ def test_another_question_leaves_the_form_and_keeps_it(db) -> None:  # type: ign
     assert application(db).step == "rfc"
 
 
-def test_staff_cannot_apply(db) -> None:  # type: ignore[no-untyped-def]
+def test_staff_cannot_apply(db: Db) -> None:
     setup(db)
     chat = Chat(make_engine(db), sender=STAFF)
     reply = chat.say("quiero financiamiento")

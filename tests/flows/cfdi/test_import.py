@@ -32,6 +32,7 @@ from tests.cfdi_factory import (
     payment,
     zip_of,
 )
+from tests.conftest import Db
 
 TODAY = dt.date(2026, 12, 3)
 
@@ -126,7 +127,7 @@ def test_receivable_payable_and_stranger(db, tmp_path: Path) -> None:  # type: i
     assert xml is not None and sale in xml
 
 
-def test_default_and_contact_terms(db) -> None:  # type: ignore[no-untyped-def]
+def test_default_and_contact_terms(db: Db) -> None:
     business_id = _business(db)
     first, second = new_uuid(), new_uuid()
     _import(db, business_id, ("a.xml", invoice(uuid=first)))
@@ -201,7 +202,7 @@ def test_zip_gives_balances_per_customer_and_reimport_changes_nothing(  # type: 
     assert _open_balance(db, business_id, ACME.rfc) == Decimal("2000.00")
 
 
-def test_a_malformed_file_in_the_middle(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_file_in_the_middle(db: Db) -> None:
     business_id = _business(db)
     sources = [
         ("1.xml", invoice(folio="1")),
@@ -226,7 +227,7 @@ def test_a_malformed_file_in_the_middle(db) -> None:  # type: ignore[no-untyped-
     assert all(r.reason for r in report.rejections)
 
 
-def test_complement_before_its_invoice(db) -> None:  # type: ignore[no-untyped-def]
+def test_complement_before_its_invoice(db: Db) -> None:
     business_id = _business(db)
     target, other = new_uuid(), new_uuid()
     complement = payment(paid=[Paid(target, "400.00", "1160.00")])
@@ -261,7 +262,7 @@ def test_complement_before_its_invoice(db) -> None:  # type: ignore[no-untyped-d
         )
 
 
-def test_credit_note_before_its_invoice_and_leftover(db) -> None:  # type: ignore[no-untyped-def]
+def test_credit_note_before_its_invoice_and_leftover(db: Db) -> None:
     business_id = _business(db)
     target = new_uuid()
     first = _import(
@@ -276,7 +277,7 @@ def test_credit_note_before_its_invoice_and_leftover(db) -> None:  # type: ignor
     assert "sin aplicar" in later.warnings[0].reason
 
 
-def test_usd_invoice_paid_in_pesos(db) -> None:  # type: ignore[no-untyped-def]
+def test_usd_invoice_paid_in_pesos(db: Db) -> None:
     business_id = _business(db)
     target = new_uuid()
     report = _import(
@@ -314,7 +315,7 @@ def test_usd_invoice_paid_in_pesos(db) -> None:  # type: ignore[no-untyped-def]
         assert paid is not None and paid.currency == "USD"
 
 
-def test_overpaying_complement_is_a_warning(db) -> None:  # type: ignore[no-untyped-def]
+def test_overpaying_complement_is_a_warning(db: Db) -> None:
     business_id = _business(db)
     target = new_uuid()
     report = _import(
@@ -329,7 +330,7 @@ def test_overpaying_complement_is_a_warning(db) -> None:  # type: ignore[no-unty
     assert _invoice(db, target).balance == Decimal("1160.00")
 
 
-def test_unknown_business_id(db) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_business_id(db: Db) -> None:
     import pytest
 
     from flows.errors import NotFound
@@ -338,7 +339,7 @@ def test_unknown_business_id(db) -> None:  # type: ignore[no-untyped-def]
         _import(db, 999)
 
 
-def test_complements_and_notes_on_one_invoice_in_one_batch(db) -> None:  # type: ignore[no-untyped-def]
+def test_complements_and_notes_on_one_invoice_in_one_batch(db: Db) -> None:
     """Applied in order as the money rules' batch: an overpaying complement in the
     middle is a warning, the ones after it still apply, and partial numbers count
     only what applied."""

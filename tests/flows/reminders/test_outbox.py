@@ -21,6 +21,7 @@ from flows.reminders import plan_reminders
 from flows.render import message_id
 from storage.models import OutboundMessage, OutboxStatus
 from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.conftest import Db
 from tests.flows.reminders.conftest import at
 from tests.flows.reminders.smtp_server import Mailbox
 
@@ -275,7 +276,7 @@ def test_a_temporary_smtp_refusal_is_retried(db, mailbox) -> None:  # type: igno
     assert rows(db)[0].attempts == 2
 
 
-def test_a_channel_without_credentials_is_logged_and_marked_sent(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_channel_without_credentials_is_logged_and_marked_sent(db: Db) -> None:
     [outbox_id] = queue_email(db, channel="whatsapp")
     counts = deliver_pending(
         db.factory, senders={"whatsapp": LogSender("whatsapp")}, now=NOW
@@ -284,7 +285,7 @@ def test_a_channel_without_credentials_is_logged_and_marked_sent(db) -> None:  #
     assert rows(db)[0].provider_id == f"log-{outbox_id}"
 
 
-def test_whatsapp_outside_the_window_needs_a_template(db) -> None:  # type: ignore[no-untyped-def]
+def test_whatsapp_outside_the_window_needs_a_template(db: Db) -> None:
     from storage.models import Contact
 
     with db.session() as s, s.begin():
@@ -354,7 +355,7 @@ def test_a_planned_message_due_at_night_waits_without_using_an_attempt(
     assert morning.sent == 1
 
 
-def test_owner_messages_use_the_window_of_the_owners_last_message(db) -> None:  # type: ignore[no-untyped-def]
+def test_owner_messages_use_the_window_of_the_owners_last_message(db: Db) -> None:
     from flows.render import render_outbound
     from storage.models import InboundMessage
 

@@ -19,6 +19,7 @@ from storage.models import (
     ReminderSet,
 )
 from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.conftest import Db
 from tests.flows.reminders.conftest import at
 
 BASE_URL = "https://cobra.test"
@@ -54,7 +55,7 @@ def setup_customer(db, **contact_fields):  # type: ignore[no-untyped-def]
         return business.id, acme.id, invoice.id
 
 
-def test_new_customer_gets_the_default_set(db) -> None:  # type: ignore[no-untyped-def]
+def test_new_customer_gets_the_default_set(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business)
@@ -66,7 +67,7 @@ def test_new_customer_gets_the_default_set(db) -> None:  # type: ignore[no-untyp
         assert acme.email_reminders and not acme.whatsapp_reminders
 
 
-def test_each_trigger_fires_on_its_day_and_no_other(db) -> None:  # type: ignore[no-untyped-def]
+def test_each_trigger_fires_on_its_day_and_no_other(db: Db) -> None:
     setup_customer(db)
     day = dt.date(2026, 10, 30)
     while day <= dt.date(2027, 1, 5):
@@ -87,7 +88,7 @@ def test_each_trigger_fires_on_its_day_and_no_other(db) -> None:  # type: ignore
     assert reminders(db, "whatsapp") == []
 
 
-def test_a_reminder_names_invoices_amounts_how_to_pay_and_the_portal(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_reminder_names_invoices_amounts_how_to_pay_and_the_portal(db: Db) -> None:
     _, acme_id, _ = setup_customer(db)
     with db.session() as s, s.begin():
         acme = s.get(Contact, acme_id)
@@ -112,7 +113,7 @@ def test_a_reminder_names_invoices_amounts_how_to_pay_and_the_portal(db) -> None
     assert again.messages == 0 and len(reminders(db)) == 1
 
 
-def test_virtual_clabe_when_the_business_has_stp(db) -> None:  # type: ignore[no-untyped-def]
+def test_virtual_clabe_when_the_business_has_stp(db: Db) -> None:
     business_id, acme_id, _ = setup_customer(db)
     with db.session() as s, s.begin():
         from flows.business import update_business
@@ -127,7 +128,7 @@ def test_virtual_clabe_when_the_business_has_stp(db) -> None:  # type: ignore[no
     assert row.payload["pay"]["clabe"].startswith("6461801234")
 
 
-def test_quiet_hours_queue_for_eight_in_the_morning(db) -> None:  # type: ignore[no-untyped-def]
+def test_quiet_hours_queue_for_eight_in_the_morning(db: Db) -> None:
     setup_customer(db)
     plan(db, at(DUE, 22, 30))
     [row] = reminders(db)
@@ -140,7 +141,7 @@ def test_quiet_hours_queue_for_eight_in_the_morning(db) -> None:  # type: ignore
     assert all(r.next_attempt_at.replace(tzinfo=dt.UTC) >= expected for r in rows)
 
 
-def test_paused_business_and_paused_customer_get_nothing(db) -> None:  # type: ignore[no-untyped-def]
+def test_paused_business_and_paused_customer_get_nothing(db: Db) -> None:
     business_id, acme_id, _ = setup_customer(db)
     from storage.models import Business
 
@@ -161,7 +162,7 @@ def test_paused_business_and_paused_customer_get_nothing(db) -> None:  # type: i
     assert len(reminders(db)) == 1
 
 
-def test_whatsapp_only_when_on_and_not_opted_out(db) -> None:  # type: ignore[no-untyped-def]
+def test_whatsapp_only_when_on_and_not_opted_out(db: Db) -> None:
     _, acme_id, _ = setup_customer(db, whatsapp_reminders=True)
     plan(db, at(DUE, 9))
     assert [r.channel for r in reminders(db)] == ["email", "whatsapp"]
@@ -175,7 +176,7 @@ def test_whatsapp_only_when_on_and_not_opted_out(db) -> None:  # type: ignore[no
     assert len(reminders(db, "email")) == 2
 
 
-def test_a_promise_holds_until_its_date(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_promise_holds_until_its_date(db: Db) -> None:
     business_id, acme_id, invoice_id = setup_customer(db)
     with db.session() as s, s.begin():
         s.add(
@@ -195,7 +196,7 @@ def test_a_promise_holds_until_its_date(db) -> None:  # type: ignore[no-untyped-
     assert days == ["2026-12-16"]
 
 
-def test_disputes_and_payment_reports_hold(db) -> None:  # type: ignore[no-untyped-def]
+def test_disputes_and_payment_reports_hold(db: Db) -> None:
     business_id, acme_id, invoice_id = setup_customer(db)
     with db.session() as s, s.begin():
         s.add(
@@ -231,7 +232,7 @@ def test_disputes_and_payment_reports_hold(db) -> None:  # type: ignore[no-untyp
     assert len(reminders(db)) == 1
 
 
-def test_paid_and_cancelled_invoices_are_never_reminded(db) -> None:  # type: ignore[no-untyped-def]
+def test_paid_and_cancelled_invoices_are_never_reminded(db: Db) -> None:
     _, acme_id, invoice_id = setup_customer(db)
     from storage.models import Invoice
 
@@ -245,13 +246,13 @@ def test_paid_and_cancelled_invoices_are_never_reminded(db) -> None:  # type: ig
     assert reminders(db) == []
 
 
-def test_hidden_invoices_are_still_reminded(db) -> None:  # type: ignore[no-untyped-def]
+def test_hidden_invoices_are_still_reminded(db: Db) -> None:
     setup_customer(db, invoices_hidden=True)
     plan(db, at(DUE, 9))
     assert len(reminders(db)) == 1
 
 
-def test_catch_up_sends_once_after_missed_days(db) -> None:  # type: ignore[no-untyped-def]
+def test_catch_up_sends_once_after_missed_days(db: Db) -> None:
     _, acme_id, _ = setup_customer(db)
     with db.session() as s, s.begin():
         acme = s.get(Contact, acme_id)
@@ -284,13 +285,13 @@ def test_catch_up_sends_once_after_missed_days(db) -> None:  # type: ignore[no-u
     ]
 
 
-def test_first_run_does_not_replay_history(db) -> None:  # type: ignore[no-untyped-def]
+def test_first_run_does_not_replay_history(db: Db) -> None:
     setup_customer(db)
     plan(db, at(dt.date(2026, 12, 9), 9))  # +3 was Dec 4, +7 Dec 8: not today
     assert reminders(db) == []
 
 
-def test_one_message_a_day_for_many_invoices(db) -> None:  # type: ignore[no-untyped-def]
+def test_one_message_a_day_for_many_invoices(db: Db) -> None:
     _, acme_id, _ = setup_customer(db)
     with db.session() as s, s.begin():
         acme = s.get(Contact, acme_id)
@@ -303,7 +304,7 @@ def test_one_message_a_day_for_many_invoices(db) -> None:  # type: ignore[no-unt
     assert row.payload["totals"] == [{"currency": "MXN", "amount": "1410.00"}]
 
 
-def test_statement_every_fourteen_days_with_a_balance(db) -> None:  # type: ignore[no-untyped-def]
+def test_statement_every_fourteen_days_with_a_balance(db: Db) -> None:
     _, acme_id, _ = setup_customer(db)
     with db.session() as s, s.begin():
         # No reminder trigger lands on these days for this invoice.
@@ -335,7 +336,7 @@ def test_statement_every_fourteen_days_with_a_balance(db) -> None:  # type: igno
     ]
 
 
-def test_owner_digest_holds_reminders_until_ten(db) -> None:  # type: ignore[no-untyped-def]
+def test_owner_digest_holds_reminders_until_ten(db: Db) -> None:
     business_id, _, _ = setup_customer(db)
     from storage.models import Business
 

@@ -13,6 +13,7 @@ from flows.receipts import queue_payment_receipt, queue_supplier_receipt
 from flows.render import render_outbound
 from storage.models import OutboundMessage
 from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.conftest import Db
 
 KEY = b"k" * 32
 
@@ -33,7 +34,7 @@ def pay(s, contact, invoice, amount: str, **kw):  # type: ignore[no-untyped-def]
     )
 
 
-def test_payment_receipt_by_email_and_whatsapp(db) -> None:  # type: ignore[no-untyped-def]
+def test_payment_receipt_by_email_and_whatsapp(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(
@@ -71,7 +72,7 @@ def test_payment_receipt_by_email_and_whatsapp(db) -> None:  # type: ignore[no-u
     assert "$400.00" in chat.text and chat.variables["4"] == "$1,100.00"
 
 
-def test_opted_out_customer_gets_the_receipt_by_email_only(db) -> None:  # type: ignore[no-untyped-def]
+def test_opted_out_customer_gets_the_receipt_by_email_only(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(
@@ -92,7 +93,7 @@ def test_opted_out_customer_gets_the_receipt_by_email_only(db) -> None:  # type:
         assert "Estás al corriente" in render_outbound(s, queued[0], NOW).text
 
 
-def test_supplier_receipt_carries_the_tracking_key(db) -> None:  # type: ignore[no-untyped-def]
+def test_supplier_receipt_carries_the_tracking_key(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         supplier = make_contact(
@@ -117,7 +118,7 @@ def test_supplier_receipt_carries_the_tracking_key(db) -> None:  # type: ignore[
         assert s.scalars(select(OutboundMessage.status)).one() == "sent"
 
 
-def test_reversed_payment_gets_no_receipt(db) -> None:  # type: ignore[no-untyped-def]
+def test_reversed_payment_gets_no_receipt(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business, emails="pagos@acme.mx")

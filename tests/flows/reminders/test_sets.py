@@ -20,6 +20,7 @@ from flows.reminders import (
 )
 from storage.models import Business, OutboundMessage, OutboxStatus
 from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.conftest import Db
 from tests.flows.reminders.conftest import MX, at
 
 
@@ -44,7 +45,7 @@ def test_send_after_respects_quiet_hours() -> None:
     assert send_after(at(day, 3), MX) == at(day, 8)
 
 
-def test_new_default_set_and_duplicate_names(db) -> None:  # type: ignore[no-untyped-def]
+def test_new_default_set_and_duplicate_names(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         mine = create_reminder_set(
@@ -71,7 +72,7 @@ def test_new_default_set_and_duplicate_names(db) -> None:  # type: ignore[no-unt
             )
 
 
-def test_digest_buttons_send_review_hold(db) -> None:  # type: ignore[no-untyped-def]
+def test_digest_buttons_send_review_hold(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         business.owner_digest = True
