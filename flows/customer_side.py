@@ -230,7 +230,7 @@ def notify_owner(
     payload = {
         "kind": kind,
         "business_name": business.name,
-        "contact_name": display_name(contact),
+        "contact_name": contact.display_name,
         **facts,
         "buttons": [{"title": t, "payload": p} for t, p in buttons or []],
     }
@@ -273,17 +273,13 @@ def notify_customer(
         payload={
             "kind": kind,
             "business_name": business.name,
-            "contact_name": display_name(contact),
+            "contact_name": contact.display_name,
             **facts,
         },
         dedupe_key=dedupe_key,
         now=now,
     )
     return [channel]
-
-
-def display_name(contact: Contact) -> str:
-    return contact.trade_name or contact.name
 
 
 # --- Payment reports ("ya pagué") ------------------------------------------------
@@ -523,7 +519,7 @@ def _allocate_report(
     ]
     if not pool:
         raise MoneyRuleViolation(
-            f"{display_name(contact)} ya no tiene facturas abiertas en "
+            f"{contact.display_name} ya no tiene facturas abiertas en "
             f"{report.currency}; no registré nada."
         )
     named = [i for i in pool if i.id == report.invoice_id]

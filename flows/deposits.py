@@ -345,7 +345,7 @@ def applied_text(contact: Contact, payment: Payment) -> str:
     """`Acme te pagó $12,500.00, aplicado a A-102 y A-105`."""
     labels = [a.invoice.label for a in payment.allocations]
     return (
-        f"{contact.trade_name or contact.name} te pagó "
+        f"{contact.display_name} te pagó "
         f"{money(payment.amount, payment.currency)}, aplicado a {join_labels(labels)}."
     )
 

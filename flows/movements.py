@@ -132,7 +132,7 @@ def movements(
             Movement(
                 day=_aware(payment.paid_at).astimezone(tz).date(),
                 direction="in" if payment.direction == "in" else "out",
-                contact_name=contact.trade_name or contact.name,
+                contact_name=contact.display_name,
                 contact_rfc=contact.rfc,
                 amount=payment.amount,
                 currency=payment.currency,

@@ -296,8 +296,8 @@ def accept_plan(
         session,
         plan=plan,
         text=(
-            f"{_name(contact)} aceptó pagar {money(plan.total, plan.currency)} en "
-            f"{len(plan.instalments)} pagos:\n{_plan_lines(plan)}\n"
+            f"{contact.display_name} aceptó pagar {money(plan.total, plan.currency)} "
+            f"en {len(plan.instalments)} pagos:\n{_plan_lines(plan)}\n"
             "Sus recordatorios siguen estas fechas."
         ),
         dedupe_key=f"plan:{plan.id}:accepted",
@@ -335,7 +335,10 @@ def decline_plan(
         _to_owner(
             session,
             plan=plan,
-            text=f"{_name(contact)} no aceptó el plan de pagos; su saldo sigue igual.",
+            text=(
+                f"{contact.display_name} no aceptó el plan de pagos; su saldo "
+                "sigue igual."
+            ),
             dedupe_key=f"plan:{plan.id}:declined",
             now=now,
         )
@@ -495,7 +498,7 @@ def remind_instalments(
                         session,
                         plan=plan,
                         text=(
-                            f"{_name(contact)} no ha cubierto el pago "
+                            f"{contact.display_name} no ha cubierto el pago "
                             f"{instalment.number} de {len(plan.instalments)} de su "
                             f"plan ({money(_left(instalment), plan.currency)}, "
                             f"vencía el {short_date(instalment.due_date)}). Ya le "
@@ -623,10 +626,6 @@ def _plan_lines(plan: PaymentPlan) -> str:
 # --- Messages --------------------------------------------------------------------
 
 
-def _name(contact: Contact) -> str:
-    return contact.trade_name or contact.name
-
-
 def _to_customer(
     session: Session,
     *,
@@ -659,7 +658,7 @@ def _to_customer(
         payload={
             "kind": "plan",
             "business_name": business.name,
-            "contact_name": _name(contact),
+            "contact_name": contact.display_name,
             "subject": f"{business.name}: tu plan de pagos",
             "text": text,
             "buttons": buttons,
@@ -696,7 +695,7 @@ def _to_owner(
         payload={
             "kind": "plan",
             "business_name": plan.contact.business.name,
-            "contact_name": _name(plan.contact),
+            "contact_name": plan.contact.display_name,
             "subject": "Plan de pagos",
             "text": text,
             "buttons": buttons or [],
@@ -713,7 +712,8 @@ def ask_owner(session: Session, *, plan: PaymentPlan, now: dt.datetime) -> bool:
         session,
         plan=plan,
         text=(
-            f"{_name(plan.contact)} pide pagar {money(plan.total, plan.currency)} en "
+            f"{plan.contact.display_name} pide pagar "
+            f"{money(plan.total, plan.currency)} en "
             f"{len(plan.instalments)} pagos:\n{_plan_lines(plan)}\n¿Lo apruebas?"
         ),
         buttons=[

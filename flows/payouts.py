@@ -129,8 +129,8 @@ def plan_payout(
         raise InvalidInput(f"{supplier.name} no es proveedor.")
     if not supplier.clabe:
         raise InvalidInput(
-            f"No tengo la CLABE de {supplier.trade_name or supplier.name}. Escribe "
-            f"«la CLABE de {supplier.trade_name or supplier.name} es …»."
+            f"No tengo la CLABE de {supplier.display_name}. Escribe "
+            f"«la CLABE de {supplier.display_name} es …»."
         )
     validate_clabe(supplier.clabe)
     pool = list(invoices) or list(
@@ -149,7 +149,7 @@ def plan_payout(
             )
     if not pool:
         raise MoneyRuleViolation(
-            f"{supplier.trade_name or supplier.name} no tiene facturas por pagar."
+            f"{supplier.display_name} no tiene facturas por pagar."
         )
     currencies = {i.currency for i in pool}
     if currencies != {"MXN"}:
@@ -438,7 +438,7 @@ def _liquidated(
         )
         payout.payment_id = payment.id
         queue_supplier_receipt(session, payment=payment, now=now)
-    name = supplier.trade_name or supplier.name
+    name = supplier.display_name
     text = (
         f"Listo: le llegó a {name} tu pago de {money(payout.amount, payout.currency)}"
         + (f" por {join_labels(labels)}" if labels else "")
@@ -484,7 +484,7 @@ def _not_paid(
             )
     business = session.get(Business, payout.business_id)
     assert business is not None
-    name = payout.contact.trade_name or payout.contact.name
+    name = payout.contact.display_name
     verb = "regresó" if payout.status == PayoutStatus.RETURNED else "no se hizo"
     cause = f" Motivo: {status.cause}." if status.cause else ""
     tell_owner(

@@ -56,7 +56,7 @@ def queue_payment_receipt(
     token = portal_token(session, contact=contact, key=portal_key, now=now)
     payload = {
         **_payment_facts(payment, business),
-        "contact_name": contact.trade_name or contact.name,
+        "contact_name": contact.display_name,
         "remaining": remaining_balance(session, contact=contact),
         "portal_url": portal_url(public_base_url, token),
     }
@@ -104,7 +104,7 @@ def queue_supplier_receipt(
     assert business is not None
     payload = {
         **_payment_facts(payment, business),
-        "contact_name": contact.trade_name or contact.name,
+        "contact_name": contact.display_name,
         "tracking_key": payment.reference,
         "account": mask_clabe(contact.clabe) if contact.clabe else None,
     }

@@ -706,7 +706,7 @@ def _reminder_payload(
         _add_credit_notes(item, notes.get(item["id"], ()))
     return {
         "business_name": business.name,
-        "contact_name": contact.trade_name or contact.name,
+        "contact_name": contact.display_name,
         "today": day.today.isoformat(),
         "invoices": items,
         "more": len(lines) - len(listed),
@@ -948,7 +948,7 @@ def statement_payload(
         _add_credit_notes(items[-1], (notes or {}).get(invoice.id, ()))
     return {
         "business_name": business.name,
-        "contact_name": contact.trade_name or contact.name,
+        "contact_name": contact.display_name,
         "today": today.isoformat(),
         "invoices": items,
         "more": max(len(invoices) - MAX_LISTED, 0),

@@ -60,7 +60,7 @@ def register_payment(turn: Turn, understanding: Understanding) -> Reply:
                 turn,
                 ASK_AMOUNT_FLOW,
                 understanding,
-                f"¿De cuánto fue el pago de {_name(contact)}?",
+                f"¿De cuánto fue el pago de {contact.display_name}?",
                 contact_id=contact.id,
             )
         amount = sum((i.balance for i in named), Decimal("0.00"))
@@ -76,12 +76,14 @@ def register_payment(turn: Turn, understanding: Understanding) -> Reply:
     pool = [i for i in pool if i.currency == currency]
     if not pool:
         return Reply().say(
-            f"{_name(contact)} no tiene facturas abiertas en {currency}; no hay a qué "
-            "aplicar el pago."
+            f"{contact.display_name} no tiene facturas abiertas en {currency}; no "
+            "hay a qué aplicar el pago."
         )
     plan = _plan(pool, to_money(amount), named=bool(named))
 
-    lines = [f"Registro un pago de {money(amount, currency)} de {_name(contact)}:"]
+    lines = [
+        f"Registro un pago de {money(amount, currency)} de {contact.display_name}:"
+    ]
     for allocation in plan:
         rest = allocation.invoice.balance - allocation.amount
         after = "queda pagada" if rest <= 0 else f"le quedan {money(rest, currency)}"
@@ -165,7 +167,7 @@ def do_register_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
     minutes = int(turn.config.undo_window.total_seconds() // 60)
     return Reply().say(
         f"Listo ✅ Registré {money(payment.amount, payment.currency)} de "
-        f"{_name(contact)}. Ahora debe {money(left, payment.currency)}. Le mando "
+        f"{contact.display_name}. Ahora debe {money(left, payment.currency)}. Le mando "
         f"su recibo. Si fue un error, escribe «deshacer» en los próximos "
         f"{minutes} minutos."
         + (f"\n\n{ask}" if (ask := sat.complement_prompt(turn, payment)) else "")
@@ -185,7 +187,7 @@ def undo(turn: Turn, understanding: Understanding) -> Reply:
     labels = ", ".join(a.invoice.label for a in payment.allocations)
     question = (
         f"¿Deshago el pago de {money(payment.amount, payment.currency)} de "
-        f"{_name(payment.contact)} ({labels})?"
+        f"{payment.contact.display_name} ({labels})?"
     )
     return actions.propose(turn, "undo_payment", {"payment_id": payment.id}, question)
 
@@ -214,7 +216,7 @@ def do_undo_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
     )
     return Reply().say(
         f"Listo, deshice el pago de {money(payment.amount, payment.currency)} de "
-        f"{_name(payment.contact)}. Sus facturas quedaron como estaban."
+        f"{payment.contact.display_name}. Sus facturas quedaron como estaban."
     )
 
 
@@ -235,9 +237,10 @@ def send_link(turn: Turn, understanding: Understanding) -> Reply:
     told = (
         f"Se lo mandé por {where}."
         if where
-        else f"{_name(contact)} no tiene correo ni WhatsApp activo; reenvíaselo tú."
+        else f"{contact.display_name} no tiene correo ni WhatsApp activo; "
+        "reenvíaselo tú."
     )
-    return Reply().say(f"Link de pago de {_name(contact)}:\n{sent.url}\n{told}")
+    return Reply().say(f"Link de pago de {contact.display_name}:\n{sent.url}\n{told}")
 
 
 def rotate_link(turn: Turn, understanding: Understanding) -> Reply:
@@ -254,7 +257,7 @@ def rotate_link(turn: Turn, understanding: Understanding) -> Reply:
     )
     url = business_flows.portal_url(turn.config.public_base_url, token)
     return Reply().say(
-        f"Nuevo link para {_name(contact)} (el anterior ya no abre):\n{url}"
+        f"Nuevo link para {contact.display_name} (el anterior ya no abre):\n{url}"
     )
 
 
@@ -275,15 +278,11 @@ def reply_to_customer(turn: Turn, understanding: Understanding) -> Reply:
     )
     if not channels:
         return Reply().say(
-            f"{_name(contact)} no tiene WhatsApp ni correo registrado; no pude "
+            f"{contact.display_name} no tiene WhatsApp ni correo registrado; no pude "
             "mandarle tu mensaje."
         )
     where = "WhatsApp" if channels[0] == "whatsapp" else "correo"
-    return Reply().say(f"Le mandé tu mensaje a {_name(contact)} por {where}.")
-
-
-def _name(contact: Contact) -> str:
-    return contact.trade_name or contact.name
+    return Reply().say(f"Le mandé tu mensaje a {contact.display_name} por {where}.")
 
 
 actions.register("register_payment", do_register_payment)

@@ -22,7 +22,7 @@ from handlers.nlu.entities import extract_customer
 from handlers.resolve import find_contact, find_invoices
 from handlers.sat import SatConfig
 from storage import repo
-from storage.models import Contact, Invoice
+from storage.models import Invoice
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ def _invoice(turn: Turn, understanding: Understanding) -> Invoice | Reply:
                 return contact
             if invoice.contact_id != contact.id:
                 raise InvalidInput(
-                    f"La {invoice.label} no es de {_name(contact)}; revisa el folio."
+                    f"La {invoice.label} no es de {contact.display_name}; "
+                    "revisa el folio."
                 )
         return invoice
     if not understanding.entities.customer:
@@ -117,11 +118,11 @@ def _invoice(turn: Turn, understanding: Understanding) -> Invoice | Reply:
     if len(open_ones) == 1:
         return open_ones[0]
     if not open_ones:
-        raise InvalidInput(f"{_name(contact)} no tiene facturas con saldo.")
+        raise InvalidInput(f"{contact.display_name} no tiene facturas con saldo.")
     labels = ", ".join(i.label for i in open_ones[:5])
     raise InvalidInput(
-        f"{_name(contact)} tiene varias facturas abiertas ({labels}); dime a cuál "
-        "va la nota de crédito."
+        f"{contact.display_name} tiene varias facturas abiertas ({labels}); dime a "
+        "cuál va la nota de crédito."
     )
 
 
@@ -148,10 +149,6 @@ def _require_csd(turn: Turn) -> None:
             "Aún no tengo tu CSD (sello digital) para timbrar. Súbelo con "
             "`cobra sat credentials` y vuelve a pedírmelo."
         )
-
-
-def _name(contact: Contact) -> str:
-    return contact.trade_name or contact.name
 
 
 actions.register(ISSUE_ACTION, do_issue_credit_note)

@@ -471,7 +471,7 @@ def on_report_button(turn: Turn, payload: str) -> Reply:
         return Reply().say("Ese aviso de pago ya no existe.")
     contact = turn.session.get(Contact, report.contact_id)
     assert contact is not None
-    name = customer_side.display_name(contact)
+    name = contact.display_name
     if report.status != "pending":
         done = "confirmado" if report.status == "confirmed" else "rechazado"
         return Reply().say(f"El aviso de pago de {name} ya estaba {done}.")
@@ -522,7 +522,7 @@ def on_dispute_button(turn: Turn, payload: str) -> Reply:
         channel=turn.channel,
         now=turn.now,
     )
-    name = customer_side.display_name(contact)
+    name = contact.display_name
     if not closed:
         return Reply().say(f"La aclaración de {name} ya estaba resuelta.")
     return Reply().say(
@@ -571,7 +571,7 @@ def resolve_by_text(turn: Turn, match: re.Match[str]) -> Reply:
             )
     return Reply().say(
         f"Listo, marqué como resuelta la aclaración de "
-        f"{customer_side.display_name(contact)}; le avisé y sus recordatorios siguen."
+        f"{contact.display_name}; le avisé y sus recordatorios siguen."
     )
 
 

@@ -98,7 +98,7 @@ def reminders_status(turn: Turn, match: re.Match[str]) -> Reply:
         "todos los que tienen correo, por correo.",
     ]
     if off:
-        names = ", ".join(c.trade_name or c.name for c in off[:MAX_LINES])
+        names = ", ".join(c.display_name for c in off[:MAX_LINES])
         lines.append(f"• Apagados para: {names}.")
     if opted_out:
         lines.append(f"• {len(opted_out)} pidieron BAJA de WhatsApp.")
@@ -119,7 +119,7 @@ def _contact_status(turn: Turn, name: str) -> Reply:
     contact = find_contact(turn, request)
     if isinstance(contact, Reply):
         return contact
-    who = contact.trade_name or contact.name
+    who = contact.display_name
     if turn.business.reminders_paused:
         state = "pausados para todo el negocio"
     elif contact.reminders_enabled:

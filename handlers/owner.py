@@ -14,7 +14,7 @@ from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
 from handlers.resolve import find_contact, find_invoices
 from storage import repo
-from storage.models import Contact, Invoice
+from storage.models import Invoice
 
 MAX_LINES = 10
 
@@ -25,7 +25,7 @@ def invoice_line(
     """`A-102 · $3,000.00 · vencida hace 12 días`, short enough for WhatsApp."""
     parts = [invoice.label]
     if with_contact:
-        parts.append(_short_name(invoice.contact))
+        parts.append(invoice.contact.display_name)
     parts.append(money(invoice.balance, invoice.currency))
     parts.append(due_phrase(invoice.due_date, today))
     return " · ".join(parts)
@@ -38,10 +38,6 @@ def due_phrase(due: dt.date, today: dt.date) -> str:
     if days == 0:
         return "vence hoy"
     return f"vence {short_date(due, today=today)}"
-
-
-def _short_name(contact: Contact) -> str:
-    return contact.trade_name or contact.name
 
 
 def capped(lines: Sequence[str], more_hint: str) -> list[str]:
@@ -81,7 +77,7 @@ def balance_customer(turn: Turn, understanding: Understanding) -> Reply:
         today=turn.today,
         contact_id=contact.id,
     )
-    name = _short_name(contact)
+    name = contact.display_name
     if not totals:
         return Reply().say(f"{name} no te debe nada. ✅")
     head = [
@@ -123,7 +119,7 @@ def top_debtors(turn: Turn, understanding: Understanding) -> Reply:
         for place, (contact, total, overdue) in enumerate(rows, start=1):
             late = f" ({money(overdue, currency)} vencido)" if overdue else ""
             lines.append(
-                f"{place}. {_short_name(contact)} · {money(total, currency)}{late}"
+                f"{place}. {contact.display_name} · {money(total, currency)}{late}"
             )
     return Reply().say("\n".join(lines))
 
@@ -135,7 +131,7 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
         contact = find_contact(turn, understanding)
         if isinstance(contact, Reply):
             return contact
-        contact_id, name = contact.id, _short_name(contact)
+        contact_id, name = contact.id, contact.display_name
     invoices = repo.open_invoices(
         turn.session,
         business_id=turn.business.id,
@@ -170,7 +166,7 @@ def invoice_status(turn: Turn, understanding: Understanding) -> Reply:
 def describe_invoice(invoice: Invoice, today: dt.date) -> str:
     kind = "por cobrar a" if invoice.direction == "receivable" else "por pagar a"
     head = (
-        f"Factura {invoice.label} {kind} {_short_name(invoice.contact)}, emitida el "
+        f"Factura {invoice.label} {kind} {invoice.contact.display_name}, emitida el "
         f"{short_date(invoice.issue_date, today=today)} ({invoice.payment_method})."
     )
     total = money(invoice.total, invoice.currency)
@@ -273,9 +269,9 @@ def set_whatsapp(turn: Turn, understanding: Understanding) -> Reply:
     if not contact.whatsapp_reminders:
         hint = (
             " Los recordatorios por WhatsApp siguen apagados; escribe «activa "
-            f"WhatsApp a {_short_name(contact)}» para prenderlos."
+            f"WhatsApp a {contact.display_name}» para prenderlos."
         )
-    return Reply().say(f"Listo, guardé el WhatsApp de {_short_name(contact)}.{hint}")
+    return Reply().say(f"Listo, guardé el WhatsApp de {contact.display_name}.{hint}")
 
 
 def set_email(turn: Turn, understanding: Understanding) -> Reply:
@@ -293,7 +289,7 @@ def set_email(turn: Turn, understanding: Understanding) -> Reply:
         now=turn.now,
         email=email,
     )
-    return Reply().say(f"Listo, agregué {email} a {_short_name(contact)}.")
+    return Reply().say(f"Listo, agregué {email} a {contact.display_name}.")
 
 
 def whatsapp_reminders(turn: Turn, understanding: Understanding) -> Reply:
@@ -301,7 +297,7 @@ def whatsapp_reminders(turn: Turn, understanding: Understanding) -> Reply:
     contact = find_contact(turn, understanding)
     if isinstance(contact, Reply):
         return contact
-    name = _short_name(contact)
+    name = contact.display_name
     if turn_on and contact.whatsapp_opted_out:
         return Reply().say(
             f"{name} pidió no recibir mensajes por WhatsApp (BAJA). Sólo lo puede "
@@ -353,7 +349,7 @@ def pause_reminders(turn: Turn, understanding: Understanding) -> Reply:
         channel=turn.channel,
         now=turn.now,
     )
-    name = _short_name(contact)
+    name = contact.display_name
     if pause:
         return Reply().say(f"Pausé los recordatorios de {name}.")
     return Reply().say(f"Los recordatorios de {name} vuelven a salir. ✅")
@@ -372,7 +368,7 @@ def hide_invoices(turn: Turn, understanding: Understanding) -> Reply:
         channel=turn.channel,
         now=turn.now,
     )
-    name = _short_name(contact)
+    name = contact.display_name
     if hide:
         return Reply().say(
             f"Oculté las facturas de {name} de las listas; siguen contando en los "

@@ -82,7 +82,7 @@ def pay_supplier(turn: Turn, understanding: Understanding) -> Reply:
                 turn, refs, direction="payable", contact_id=supplier.id
             )
 
-    name = supplier.trade_name or supplier.name
+    name = supplier.display_name
     if not invoices and entities.amount is None:
         open_ = repo.open_invoices(
             turn.session,
@@ -124,7 +124,7 @@ def payout_summary(plan: payouts.PayoutPlan) -> str:
     clabe = supplier.clabe or ""
     bank = bank_name(clabe)
     account = f"CLABE {mask_clabe(clabe)}" + (f" ({bank})" if bank else "")
-    parts = [supplier.trade_name or supplier.name, money(plan.amount, plan.currency)]
+    parts = [supplier.display_name, money(plan.amount, plan.currency)]
     parts.append(", ".join(plan.labels))
     parts.append(account)
     return " · ".join(parts)
@@ -226,7 +226,7 @@ def _propose_clabe(turn: Turn, request: Understanding, clabe: str) -> Reply:
         return supplier
     bank = bank_name(clabe)
     where = f"{mask_clabe(clabe)}" + (f" ({bank})" if bank else "")
-    name = supplier.trade_name or supplier.name
+    name = supplier.display_name
     return actions.propose(
         turn,
         SET_CLABE_ACTION,
@@ -245,7 +245,7 @@ def confirm_set_clabe(turn: Turn, payload: dict[str, Any]) -> Reply:
         now=turn.now,
         clabe=payload["clabe"],
     )
-    name = supplier.trade_name or supplier.name
+    name = supplier.display_name
     return Reply().say(f"Listo, guardé la CLABE de {name}. ✅")
 
 
@@ -323,7 +323,7 @@ def _propose_assignment(turn: Turn, request: Understanding, deposit_id: int) -> 
     lines = [
         f"• {a.invoice.label}: {money(a.amount, a.invoice.currency)}" for a in plan
     ]
-    name = contact.trade_name or contact.name
+    name = contact.display_name
     return actions.propose(
         turn,
         APPLY_DEPOSIT_ACTION,
@@ -383,7 +383,7 @@ def movements_report(turn: Turn, understanding: Understanding) -> Reply:
     span = (
         f"{short_date(start, today=turn.today)} al {short_date(end, today=turn.today)}"
     )
-    who = f" con {contact.trade_name or contact.name}" if contact else ""
+    who = f" con {contact.display_name}" if contact else ""
     title = f"Movimientos{who} {label} ({span}):"
     if not rows:
         return Reply().say(f"{title}\nNo hubo entradas ni salidas. ")

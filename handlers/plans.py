@@ -75,7 +75,7 @@ def offer_plan(turn: Turn, understanding: Understanding) -> Reply:
     if count is None:
         raise InvalidInput(
             "¿En cuántos pagos? Escribe, por ejemplo, «dale a "
-            f"{customer_name(contact)} 3 pagos mensuales»."
+            f"{contact.display_name} 3 pagos mensuales»."
         )
     invoice_ids = None
     if understanding.entities.invoice_refs:
@@ -93,7 +93,7 @@ def offer_plan(turn: Turn, understanding: Understanding) -> Reply:
     )
     labels = ", ".join(i.label for i in draft.invoices)
     question = (
-        f"Plan para {customer_name(contact)}: {money(draft.total, draft.currency)} "
+        f"Plan para {contact.display_name}: {money(draft.total, draft.currency)} "
         f"({labels}) en {count} pagos:\n{draft.describe()}\n"
         "¿Se lo ofrezco? Lo acepta con un toque."
     )
@@ -128,7 +128,7 @@ def run_offer(turn: Turn, payload: dict[str, Any]) -> Reply:
         now=turn.now,
     )
     sent = payment_plans.send_offer(turn.session, plan=plan, now=turn.now)
-    name = customer_name(contact)
+    name = contact.display_name
     if not sent:
         return Reply().say(
             f"Guardé el plan, pero {name} no tiene WhatsApp ni correo para "
@@ -229,7 +229,7 @@ def on_plan_button(turn: Turn, payload: str) -> Reply:
 
 
 def _owner_answer(turn: Turn, plan: Any, verb: str) -> Reply:
-    name = customer_name(plan.contact)
+    name = plan.contact.display_name
     if plan.status != PlanStatus.REQUESTED:
         return Reply().say(f"El plan de {name} ya no espera tu respuesta.")
     if verb == "reject":
@@ -278,10 +278,6 @@ def _customer_answer(turn: Turn, plan: Any, verb: str) -> Reply:
 
 
 # --- Helpers ---------------------------------------------------------------------
-
-
-def customer_name(contact: Contact) -> str:
-    return contact.trade_name or contact.name
 
 
 def _first_due(understanding: Understanding, today: dt.date) -> dt.date | None:

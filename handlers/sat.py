@@ -219,7 +219,7 @@ def ask_issue_invoice(turn: Turn, understanding: Understanding) -> Reply:
             turn,
             ASK_AMOUNT_FLOW,
             understanding,
-            f"¿De cuánto es la factura para {_name(contact)}?",
+            f"¿De cuánto es la factura para {contact.display_name}?",
             contact_id=contact.id,
         )
     if entities.currency not in (None, "MXN"):
@@ -237,7 +237,9 @@ def ask_issue_invoice(turn: Turn, understanding: Understanding) -> Reply:
 
 
 def _propose_issue(turn: Turn, draft: InvoiceDraft, contact: Contact) -> Reply:
-    question = f"{draft.summary()}\n\n¿La timbro y se la mando a {_name(contact)}?"
+    question = (
+        f"{draft.summary()}\n\n¿La timbro y se la mando a {contact.display_name}?"
+    )
     return actions.propose(turn, ISSUE_ACTION, {"draft": draft.as_payload()}, question)
 
 
@@ -263,14 +265,15 @@ def do_issue_invoice(turn: Turn, payload: dict[str, Any]) -> Reply:
     )
     sent = notices.send_invoice(turn.session, invoice=invoice, now=turn.now)
     told = (
-        f"Se la mando a {_name(invoice.contact)} por correo con su PDF y XML."
+        f"Se la mando a {invoice.contact.display_name} por correo con su PDF y XML."
         if sent is not None
-        else f"{_name(invoice.contact)} no tiene correo registrado; mándale tú el "
-        "PDF y el XML (están en su portal)."
+        else f"{invoice.contact.display_name} no tiene correo registrado; mándale tú "
+        "el PDF y el XML (están en su portal)."
     )
     return Reply().say(
         f"Listo ✅ Timbré la factura {invoice.label} por "
-        f"{money(invoice.total, invoice.currency)} para {_name(invoice.contact)}.\n"
+        f"{money(invoice.total, invoice.currency)} para "
+        f"{invoice.contact.display_name}.\n"
         f"Folio fiscal (UUID): {invoice.uuid}\n{told}"
     )
 
@@ -486,7 +489,7 @@ def ask_issue_complement(turn: Turn, understanding: Understanding) -> Reply:
         return contact
 
     draft = draft_complement(turn.session, business=turn.business, contact=contact)
-    question = f"{draft.summary}\n\n¿Lo timbro y se lo mando a {_name(contact)}?"
+    question = f"{draft.summary}\n\n¿Lo timbro y se lo mando a {contact.display_name}?"
     payload = {"contact_id": contact.id, "payment_ids": draft.payment_ids}
     return actions.propose(turn, COMPLEMENT_ACTION, payload, question)
 
@@ -554,12 +557,12 @@ def do_issue_complement(turn: Turn, payload: dict[str, Any]) -> Reply:
     )
     label = f"P-{_complement_folio(row.xml)}"
     told = (
-        f"Se lo mando a {_name(contact)} con su recibo (PDF y XML)."
+        f"Se lo mando a {contact.display_name} con su recibo (PDF y XML)."
         if sent is not None
-        else f"{_name(contact)} no tiene correo registrado; mándale tú el XML."
+        else f"{contact.display_name} no tiene correo registrado; mándale tú el XML."
     )
     return Reply().say(
-        f"Listo ✅ Timbré el complemento de pago {label} de {_name(contact)}.\n"
+        f"Listo ✅ Timbré el complemento de pago {label} de {contact.display_name}.\n"
         f"Folio fiscal (UUID): {row.uuid}\n{told}"
     )
 
@@ -572,7 +575,7 @@ def _only_customer_pending(turn: Turn, understanding: Understanding) -> Contact 
         raise NotFound("No tienes pagos pendientes de complemento.")
     if len(contacts) == 1:
         return next(iter(contacts.values()))
-    names = ", ".join(sorted(_name(c) for c in contacts.values()))
+    names = ", ".join(sorted(c.display_name for c in contacts.values()))
     return find_contact(
         turn,
         understanding,
@@ -711,12 +714,12 @@ def do_cancel_invoice(turn: Turn, payload: dict[str, Any]) -> Reply:
     if row.status == CancelStatus.CANCELLED:
         return Reply().say(
             f"Listo ✅ El SAT canceló la {invoice.label}; ya no cuenta en lo que te "
-            f"debe {_name(invoice.contact)}."
+            f"debe {invoice.contact.display_name}."
         )
     return Reply().say(
         f"Pedí la cancelación de la {invoice.label}. El SAT le pide a "
-        f"{_name(invoice.contact)} que la acepte (tiene 3 días hábiles); mientras, "
-        "la factura sigue vigente. Te aviso cuando responda."
+        f"{invoice.contact.display_name} que la acepte (tiene 3 días hábiles); "
+        "mientras, la factura sigue vigente. Te aviso cuando responda."
     )
 
 
@@ -765,16 +768,12 @@ def _motive(text: str) -> str | None:
 
 
 def _describe(invoice: Invoice) -> str:
-    return f"{money(invoice.total, invoice.currency)} de {_name(invoice.contact)}"
+    return f"{money(invoice.total, invoice.currency)} de {invoice.contact.display_name}"
 
 
 def _complement_folio(xml: str | None) -> str:
     found = re.search(r'\sFolio="([^"]+)"', xml or "")
     return found.group(1) if found else "?"
-
-
-def _name(contact: Contact) -> str:
-    return contact.trade_name or contact.name
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

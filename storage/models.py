@@ -230,6 +230,11 @@ class Contact(Base):
     business: Mapped[Business] = relationship()
 
     @property
+    def display_name(self) -> str:
+        """How people call the contact: its trade name, else its legal name."""
+        return self.trade_name or self.name
+
+    @property
     def email_list(self) -> list[str]:
         return [e.strip() for e in (self.emails or "").split(",") if e.strip()]
 

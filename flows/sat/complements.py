@@ -308,9 +308,7 @@ def run_complement_reminders(factory: sessionmaker[Session], now: dt.datetime) -
             ]
             if not overdue:
                 continue
-            customers = sorted(
-                {p.contact.trade_name or p.contact.name for p in overdue}
-            )
+            customers = sorted({p.contact.display_name for p in overdue})
             row = notify_owner(
                 session,
                 business_id=business_id,

@@ -214,7 +214,7 @@ def _customer_facts(business: Business | None, contact: Contact) -> dict[str, An
     return {
         "audience": "customer",
         "business_name": business.name if business else "",
-        "contact_name": contact.trade_name or contact.name,
+        "contact_name": contact.display_name,
     }
 
 
