@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # A CFDI is a few kilobytes; even one with thousands of concepts is well under this.
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 ZIP_MAGIC = b"PK\x03\x04"
+READ_CHUNK = 64 * 1024
 
 Source = Path | tuple[str, bytes]
 
@@ -88,13 +89,33 @@ def _is_zip(name: str, data: bytes) -> bool:
 
 def _read_file(path: str) -> Document:
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_DOCUMENT_BYTES + 1)
+        data = _read_at_most(path, MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
         return Document(path, b"", f"no se pudo leer: {exc.strerror or exc}")
     if len(data) > MAX_DOCUMENT_BYTES:
         return Document(path, b"", "el archivo es demasiado grande para un CFDI")
     return Document(path, data)
+
+
+def _read_at_most(path: str, limit: int) -> bytes:
+    """The file's first `limit` bytes with a few system calls and no buffer object.
+
+    Asking for the limit up front would allocate it on every call (20 MiB here);
+    the file's size is asked instead, and a file that grows meanwhile is read on
+    in chunks.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, min(size, limit - 1) + 1)
+        while len(data) < limit:
+            more = os.read(fd, min(READ_CHUNK, limit - len(data)))
+            if not more:
+                break
+            data += more
+        return data
+    finally:
+        os.close(fd)
 
 
 def _zip_count(path: Path) -> int:
