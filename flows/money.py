@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from flows.audit import audit
+from flows.audit import AuditEntry, audit, audit_all
 from flows.errors import MoneyRuleViolation
 from flows.fmt import money, to_money
 from flows.webhooks_out import emit_payment_recorded
@@ -256,12 +256,10 @@ def _write_payments(
     now: dt.datetime,
 ) -> dict[int, Payment]:
     """Store the checked requests: payments, allocations and invoice updates in one
-    flush (batched INSERTs and UPDATEs), then their audit events and webhooks.
+    flush, then their audit events in one INSERT, and their webhooks.
 
-    Limitation: on SQLite the flush still sends one INSERT per payment, allocation
-    and audit row; the ORM needs each row's id back, and SQLAlchemy can match
-    RETURNING rows to their parameters there only with a sentinel column, which
-    these tables lack. PostgreSQL gets one INSERT per table.
+    Payments and allocations carry a sentinel column, so the flush sends one
+    INSERT..RETURNING per table on SQLite as on PostgreSQL.
     """
     if not planned:
         return {}
@@ -314,26 +312,27 @@ def _write_payments(
     session.add_all(created.values())
     session.flush()
 
+    entries: list[AuditEntry] = []
     for index, request, amount in planned:
         payment = created[index]
         business_id = request.contact.business_id
-        audit(
-            session,
-            business_id=business_id,
-            actor=request.actor,
-            channel=request.channel,
-            action="payment.recorded",
-            subject=f"payment:{payment.id}",
-            data={
-                "amount": str(amount),
-                "currency": request.currency,
-                "contact_id": request.contact.id,
-                "invoices": {
-                    str(a.invoice.id): str(a.amount) for a in request.allocations
+        entries.append(
+            AuditEntry(
+                business_id=business_id,
+                actor=request.actor,
+                channel=request.channel,
+                action="payment.recorded",
+                subject=f"payment:{payment.id}",
+                data={
+                    "amount": str(amount),
+                    "currency": request.currency,
+                    "contact_id": request.contact.id,
+                    "invoices": {
+                        str(a.invoice.id): str(a.amount) for a in request.allocations
+                    },
+                    "source": request.source,
                 },
-                "source": request.source,
-            },
-            now=now,
+            )
         )
         emit_payment_recorded(session, payment=payment, now=now)
         log.info(
@@ -345,6 +344,7 @@ def _write_payments(
                 "invoices": len(request.allocations),
             },
         )
+    audit_all(session, entries, now=now)
     return created
 
 

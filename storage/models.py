@@ -27,7 +27,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    mapped_column,
+    orm_insert_sentinel,
+    relationship,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -308,6 +314,9 @@ class Payment(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(64))
     reversed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Lets SQLite take many payments in one INSERT and still hand each its id; the
+    # ORM fills it while inserting (see SQLAlchemy's "insertmanyvalues" sentinels).
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     contact: Mapped[Contact] = relationship()
     allocations: Mapped[list[PaymentAllocation]] = relationship(
@@ -328,6 +337,8 @@ class PaymentAllocation(Base):
     # Pagos 2.0 fields when the allocation came from (or goes into) a complement.
     partial_number: Mapped[int | None] = mapped_column(Integer)
     previous_balance: Mapped[Decimal | None]
+    # As on `Payment`: one INSERT for many allocations on SQLite too.
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
     payment: Mapped[Payment] = relationship(back_populates="allocations")
     invoice: Mapped[Invoice] = relationship()

@@ -740,6 +740,7 @@ def upgrade() -> None:
         sa.Column("recorded_by", sa.String(length=64), nullable=True),
         sa.Column("reversed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["business_id"],
             ["business.id"],
@@ -836,6 +837,7 @@ def upgrade() -> None:
         sa.Column("amount", sa.Numeric(precision=18, scale=2), nullable=False),
         sa.Column("partial_number", sa.Integer(), nullable=True),
         sa.Column("previous_balance", sa.Numeric(precision=18, scale=2), nullable=True),
+        sa.Column("_sentinel", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["invoice_id"],
             ["invoice.id"],
