@@ -39,25 +39,24 @@ def _me(turn: Turn) -> Contact:
 
 def my_balance(turn: Turn, understanding: Understanding) -> Reply:
     contact = _me(turn)
-    totals = repo.balance_totals(
-        turn.session,
-        business_id=contact.business_id,
-        direction="receivable",
-        today=turn.today,
-        contact_id=contact.id,
-    )
-    if not totals:
-        return Reply().say(f"No tienes saldo pendiente con {turn.business.name}. ✅")
-    head = [
-        f"Tu saldo con {turn.business.name}: "
-        + ", ".join(money(t, c) for c, (t, _, _) in totals.items())
-    ]
+    # One query: the customer's open invoices, summed here per currency.
     invoices = repo.open_invoices(
         turn.session,
         business_id=contact.business_id,
         direction="receivable",
         contact_id=contact.id,
     )
+    if not invoices:
+        return Reply().say(f"No tienes saldo pendiente con {turn.business.name}. ✅")
+    totals: dict[str, Decimal] = {}
+    for invoice in invoices:
+        totals[invoice.currency] = (
+            totals.get(invoice.currency, Decimal(0)) + invoice.balance
+        )
+    head = [
+        f"Tu saldo con {turn.business.name}: "
+        + ", ".join(money(totals[c], c) for c in sorted(totals))
+    ]
     lines = capped(
         [invoice_line(i, turn.today) for i in invoices],
         "Escribe «link» para ver todas en tu portal.",

@@ -434,11 +434,23 @@ def answer_inbound(
     business_id: int | None,
     reply: dict[str, Any],
 ) -> None:
-    table = cast(Table, InboundMessage.__table__)
     session.execute(
+        _answer_inbound_statement(),
+        {"inbound_id": inbound_id, "business_id": business_id, "reply": reply},
+    )
+
+
+@functools.cache
+def _answer_inbound_statement() -> Any:
+    """Built once: it runs for every message."""
+    table = cast(Table, InboundMessage.__table__)
+    return (
         update(table)
-        .where(table.c.id == inbound_id)
-        .values(business_id=business_id, reply=reply)
+        .where(table.c.id == bindparam("inbound_id"))
+        .values(
+            business_id=bindparam("business_id", type_=table.c.business_id.type),
+            reply=bindparam("reply", type_=table.c.reply.type),
+        )
     )
 
 
