@@ -13,14 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from flows.audit import AuditEntry, audit, audit_all
 from flows.errors import MoneyRuleViolation
 from flows.fmt import money, to_money
 from flows.webhooks_out import emit_payment_recorded
 from storage.models import (
+    Base,
     ComplementStatus,
     Contact,
     Invoice,
@@ -31,6 +33,8 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
+PAYMENT_TABLE: Table = Payment.__table__  # type: ignore[assignment]
+ALLOCATION_TABLE: Table = PaymentAllocation.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -255,11 +259,13 @@ def _write_payments(
     planned: Sequence[tuple[int, PaymentRequest, Decimal]],
     now: dt.datetime,
 ) -> dict[int, Payment]:
-    """Store the checked requests: payments, allocations and invoice updates in one
-    flush, then their audit events in one INSERT, and their webhooks.
+    """Store the checked requests: payments and their allocations in one INSERT
+    each, the invoices' new balances with the session's next flush, then their audit
+    events in one INSERT, and their webhooks.
 
-    Payments and allocations carry a sentinel column, so the flush sends one
-    INSERT..RETURNING per table on SQLite as on PostgreSQL.
+    The rows go in through Core and the objects join the session as already
+    stored: the unit of work's bookkeeping per object cost more than the
+    INSERTs themselves when a CFDI import records thousands of payments.
     """
     if not planned:
         return {}
@@ -269,6 +275,7 @@ def _write_payments(
     partials = _partial_counts(session, invoice_ids)
 
     created: dict[int, Payment] = {}
+    allocations: list[tuple[Payment, PaymentAllocation, Invoice]] = []
     for index, request, amount in planned:
         contact = request.contact
         direction = "in" if contact.kind == "customer" else "out"
@@ -294,23 +301,35 @@ def _write_payments(
             complement_status=complement,
             complement_uuid=request.complement_uuid,
             recorded_by=request.actor,
+            reversed_at=None,
             created_at=now,
         )
         for allocation in request.allocations:
             invoice = allocation.invoice
             partials[invoice.id] = partials.get(invoice.id, 0) + 1
-            payment.allocations.append(
-                PaymentAllocation(
-                    invoice_id=invoice.id,
-                    amount=allocation.amount,
-                    previous_balance=invoice.balance,
-                    partial_number=partials[invoice.id],
-                )
+            row = PaymentAllocation(
+                amount=allocation.amount,
+                previous_balance=invoice.balance,
+                partial_number=partials[invoice.id],
             )
+            allocations.append((payment, row, invoice))
             _apply(invoice, allocation.amount)
         created[index] = payment
-    session.add_all(created.values())
-    session.flush()
+
+    _insert_as_stored(session, PAYMENT_TABLE, list(created.values()))
+    for payment, row, invoice in allocations:
+        row.payment_id = payment.id
+        row.invoice_id = invoice.id
+    _insert_as_stored(session, ALLOCATION_TABLE, [row for _, row, _ in allocations])
+    by_payment: dict[int, list[PaymentAllocation]] = {}
+    for payment, row, invoice in allocations:
+        set_committed_value(row, "payment", payment)
+        set_committed_value(row, "invoice", invoice)
+        by_payment.setdefault(payment.id, []).append(row)
+    for index, request, _ in planned:
+        payment = created[index]
+        set_committed_value(payment, "contact", request.contact)
+        set_committed_value(payment, "allocations", by_payment.get(payment.id, []))
 
     entries: list[AuditEntry] = []
     for index, request, amount in planned:
@@ -346,6 +365,26 @@ def _write_payments(
         )
     audit_all(session, entries, now=now)
     return created
+
+
+def _insert_as_stored(session: Session, table: Table, objects: Sequence[Base]) -> None:
+    """INSERT new objects of one table in one statement and add them to the session
+    as loaded, with their ids; every column must already hold its value.
+
+    Limitation: if the transaction then rolls back, these objects stay in the
+    session as if stored (the unit of work would have made them new again); every
+    caller discards its session after a rollback, so none reads them.
+    """
+    if not objects:
+        return
+    columns = [c for c in table.columns if not c.primary_key and c.key != "_sentinel"]
+    rows = [{c.key: getattr(obj, c.key) for c in columns} for obj in objects]
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(statement, rows).scalars().all()
+    for obj, new_id in zip(objects, ids, strict=True):
+        obj.id = new_id  # type: ignore[attr-defined]
+        make_transient_to_detached(obj)
+        session.add(obj)
 
 
 def _check_allocations(
