@@ -6,32 +6,22 @@ and sending the application stays in the chat, where the owner confirms it.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Callable
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.runtime import Runtime
+from bot.token_pages import TokenPages
 from flows import financing
 
 log = logging.getLogger(__name__)
 
 PATH = "/financiamiento/{token}"
 CLOCK = "financing_web.clock"
-TEMPLATES = Path(__file__).resolve().parent.parent / "prompts" / "financing"
-# The token is in the address: keep it out of caches and other sites' logs.
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
+PAGES = TokenPages("financing", CLOCK)
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
@@ -39,26 +29,6 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     router.add_api_route(PATH, show_form, methods=["GET"])
     router.add_api_route(PATH, save_form, methods=["POST"])
     app.include_router(router)
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(["html", "j2"]),
-    )
-
-
-def _clock(runtime: Runtime) -> Callable[[], dt.datetime]:
-    clock: Callable[[], dt.datetime] = runtime.extras.get(
-        CLOCK, lambda: dt.datetime.now(dt.UTC)
-    )
-    return clock
-
-
-def _page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    html = environment().get_template(name).render(**values)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
 def _fields(application: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -85,7 +55,7 @@ def _fields(application: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _render_form(application: Any, token: str, errors: dict[str, str]) -> HTMLResponse:
-    return _page(
+    return PAGES.page(
         "form.html.j2",
         status=422 if errors else 200,
         business=application.business.name,
@@ -103,11 +73,11 @@ async def show_form(token: str, request: Request) -> HTMLResponse:
 
 
 def _show(runtime: Runtime, token: str) -> HTMLResponse:
-    now = _clock(runtime)()
+    now = PAGES.now(runtime)
     with runtime.factory() as session, session.begin():
         application = financing.application_by_web_token(session, token=token, now=now)
         if application is None:
-            return _page("expired.html.j2", status=404)
+            return PAGES.expired()
         return _render_form(application, token, {})
 
 
@@ -121,11 +91,11 @@ async def save_form(token: str, request: Request) -> HTMLResponse:
 
 
 def _save(runtime: Runtime, token: str, values: dict[str, str]) -> HTMLResponse:
-    now = _clock(runtime)()
+    now = PAGES.now(runtime)
     with runtime.factory() as session, session.begin():
         application = financing.application_by_web_token(session, token=token, now=now)
         if application is None:
-            return _page("expired.html.j2", status=404)
+            return PAGES.expired()
         errors = financing.save_web_answers(
             session, application=application, form=values, now=now
         )
@@ -136,4 +106,4 @@ def _save(runtime: Runtime, token: str, values: dict[str, str]) -> HTMLResponse:
             extra={"application_id": application.id},
         )
         left = len(financing.missing(application))
-        return _page("saved.html.j2", left=left)
+        return PAGES.page("saved.html.j2", left=left)

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from bot.runtime import Runtime
+from bot.token_pages import TokenPages
 from flows.errors import CobraError
 from flows.fmt import short_date, zone
 from flows.sat import upload_links
@@ -32,15 +28,7 @@ log = logging.getLogger(__name__)
 
 PATH = upload_links.PATH
 CLOCK = "sat_web.clock"
-TEMPLATES = Path(__file__).resolve().parent.parent / "prompts" / "sat_web"
-# The token is in the address: keep it out of caches, frames and other sites' logs.
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-}
+PAGES = TokenPages("sat_web", CLOCK)
 # Two small files, a password and the multipart framing; a bigger body is refused
 # before it is read.
 MAX_BODY_BYTES = 2 * upload_links.MAX_FILE_BYTES + 16 * 1024
@@ -75,30 +63,6 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(router)
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(["html", "j2"]),
-    )
-
-
-def _clock(runtime: Runtime) -> Callable[[], dt.datetime]:
-    clock: Callable[[], dt.datetime] = runtime.extras.get(
-        CLOCK, lambda: dt.datetime.now(dt.UTC)
-    )
-    return clock
-
-
-def _page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    html = environment().get_template(name).render(**values)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
-
-
-def _expired() -> HTMLResponse:
-    return _page("expired.html.j2", status=404)
-
-
 def _configured(runtime: Runtime) -> bool:
     key = runtime.settings.secrets_key
     return key is not None and bool(key.get_secret_value())
@@ -114,7 +78,7 @@ def _render_form(
 ) -> HTMLResponse:
     tz = zone(business.timezone)
     expires = _utc(link.expires_at).astimezone(tz)
-    return _page(
+    return PAGES.page(
         "form.html.j2",
         status=status,
         what=upload_links.kind_name(link),
@@ -133,16 +97,16 @@ async def show_form(token: str, request: Request) -> HTMLResponse:
 
 
 def _show(runtime: Runtime, token: str) -> HTMLResponse:
-    now = _clock(runtime)()
+    now = PAGES.now(runtime)
     with runtime.factory() as session, session.begin():
         link = upload_links.link_by_token(session, token=token, now=now)
         if link is None:
-            return _expired()
+            return PAGES.expired()
         if not _configured(runtime):
-            return _page("not_configured.html.j2", status=503)
+            return PAGES.page("not_configured.html.j2", status=503)
         business = session.get(Business, link.business_id)
         if business is None:
-            return _expired()
+            return PAGES.expired()
         return _render_form(business, link, token)
 
 
@@ -182,16 +146,16 @@ async def _file_bytes(value: object) -> bytes:
 
 
 def _store(runtime: Runtime, token: str, sent: Upload) -> HTMLResponse:
-    now = _clock(runtime)()
+    now = PAGES.now(runtime)
     with runtime.factory() as session, session.begin():
         link = upload_links.link_by_token(session, token=token, now=now)
         if link is None:
-            return _expired()
+            return PAGES.expired()
         if not _configured(runtime):
-            return _page("not_configured.html.j2", status=503)
+            return PAGES.page("not_configured.html.j2", status=503)
         business = session.get(Business, link.business_id)
         if business is None:
-            return _expired()
+            return PAGES.expired()
         if sent.too_large:
             limit = upload_links.MAX_FILE_BYTES // 1024
             error = TOO_LARGE.format(limit=limit)
@@ -209,7 +173,7 @@ def _store(runtime: Runtime, token: str, sent: Upload) -> HTMLResponse:
                 now=now,
             )
         except MissingSecretsKey:
-            return _page("not_configured.html.j2", status=503)
+            return PAGES.page("not_configured.html.j2", status=503)
         except CobraError as exc:
             log.info(
                 "sat credential upload refused",
@@ -218,7 +182,7 @@ def _store(runtime: Runtime, token: str, sent: Upload) -> HTMLResponse:
             return _render_form(business, link, token, error=exc.message, status=422)
 
         today = now.astimezone(zone(business.timezone)).date()
-        return _page(
+        return PAGES.page(
             "stored.html.j2",
             what=info.what,
             rfc=info.rfc,
