@@ -2,6 +2,8 @@
 
     python bench/import_cfdi.py [--n 10000] [--database-url URL] [--keep DIR]
 
+With --keep, the documents stay in DIR and a later run with the same N reuses them.
+
 Generates N realistic CFDI 4.0 documents (PPD and PUE invoices to ~200 customers,
 supplier invoices, credit notes and Pagos 2.0 complements), writes them as files
 and as a zip, and imports them into a fresh database (SQLite by default; the
@@ -209,13 +211,22 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     mixed, plain, double = workdir / "mixed", workdir / "invoices", workdir / "2n"
     try:
-        started = time.perf_counter()
-        generate(args.n, mixed)
-        generate(args.n, plain, seed=9, with_payments=False)
-        generate(2 * args.n, double, seed=8)
-        zip_folder(mixed, workdir / "package.zip")
-        elapsed = time.perf_counter() - started
-        print(f"generated {4 * args.n} documents in {elapsed:.1f} s under {workdir}")
+        marker = workdir / f"generated-{args.n}"
+        if marker.exists():
+            print(f"reusing the {4 * args.n} documents under {workdir}")
+        else:
+            started = time.perf_counter()
+            for folder in (mixed, plain, double):
+                shutil.rmtree(folder, ignore_errors=True)
+            generate(args.n, mixed)
+            generate(args.n, plain, seed=9, with_payments=False)
+            generate(2 * args.n, double, seed=8)
+            zip_folder(mixed, workdir / "package.zip")
+            marker.touch()
+            elapsed = time.perf_counter() - started
+            print(
+                f"generated {4 * args.n} documents in {elapsed:.1f} s under {workdir}"
+            )
 
         print(f"\nbackend: {'postgresql' if url else 'sqlite'}; N = {args.n}")
         # Timings mean little on a busy machine: say how busy it was.
