@@ -13,14 +13,13 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from threading import Lock
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 from lxml import etree
 
 from flows.fmt import money, short_date
+from flows.pdfpage import LetterPage, amount_text, quantity_text
 from storage.models import Business, Contact, Invoice
 
 log = logging.getLogger(__name__)
@@ -162,44 +161,13 @@ def cfdi_facts(xml: str) -> CfdiFacts:
     )
 
 
-class _Page(FPDF):
-    """Letter paper, core fonts (Latin-1), the business's name in every footer."""
-
-    def __init__(self, footer_text: str, created: dt.datetime) -> None:
-        super().__init__(format="Letter")
-        self.footer_text = footer_text
-        self.set_creation_date(created)
-        self.set_auto_page_break(auto=True, margin=18)
-        self.set_margins(16, 16, 16)
-
-    def footer(self) -> None:
-        self.set_y(-14)
-        self.set_font("Helvetica", "", 8)
-        self.set_text_color(110, 110, 110)
-        self.cell(0, 6, _latin(self.footer_text), align="C")
-
-    def line_text(self, text: str, *, size: int = 10, bold: bool = False) -> None:
-        self.set_font("Helvetica", "B" if bold else "", size)
-        self.multi_cell(
-            0, size * 0.5 + 1, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
-
-    def row(
-        self, cells: Sequence[tuple[str, float, str]], *, bold: bool = False
-    ) -> None:
-        self.set_font("Helvetica", "B" if bold else "", 9)
-        for text, width, align in cells:
-            self.cell(width, 6, _latin(text)[:70], border="B", align=align)
-        self.ln(6)
-
-
 def _draw_invoice(
     invoice: Invoice, business: Business, contact: Contact, facts: CfdiFacts
 ) -> bytes:
     issued = invoice.issued_at
     if issued.tzinfo is None:
         issued = issued.replace(tzinfo=dt.UTC)
-    pdf = _Page(
+    pdf = LetterPage(
         "Representación legible de un CFDI; el documento fiscal es su XML.", issued
     )
     pdf.set_title(f"Factura {invoice.label}")
@@ -245,15 +213,17 @@ def _draw_invoice(
         pdf.row(
             [
                 (concept.description, 98, "L"),
-                (_quantity(concept.quantity), 18, "R"),
-                (_amount(concept.unit_price, invoice.currency), 33, "R"),
-                (_amount(concept.amount, invoice.currency), 35, "R"),
+                (quantity_text(concept.quantity), 18, "R"),
+                (amount_text(concept.unit_price, invoice.currency), 33, "R"),
+                (amount_text(concept.amount, invoice.currency), 35, "R"),
             ]
         )
     pdf.ln(2)
     totals = [("Subtotal", money(invoice.subtotal, invoice.currency))]
     if facts.taxes:
-        totals.append(("Impuestos trasladados", _amount(facts.taxes, invoice.currency)))
+        totals.append(
+            ("Impuestos trasladados", amount_text(facts.taxes, invoice.currency))
+        )
     totals += [
         ("Total", money(invoice.total, invoice.currency)),
         ("Pagado", money(invoice.paid, invoice.currency)),
@@ -291,7 +261,9 @@ def statement_pdf(
     created: dt.datetime,
 ) -> bytes:
     """The customer's account statement: every invoice and what is still owed."""
-    pdf = _Page(f"{business.name} · Estado de cuenta al {short_date(today)}", created)
+    pdf = LetterPage(
+        f"{business.name} · Estado de cuenta al {short_date(today)}", created
+    )
     pdf.set_title("Estado de cuenta")
     pdf.add_page()
     pdf.line_text(business.name, size=16, bold=True)
@@ -334,25 +306,3 @@ def statement_pdf(
     else:
         pdf.line_text("Sin saldo pendiente.", bold=True)
     return bytes(pdf.output())
-
-
-def _amount(raw: str, currency: str) -> str:
-    try:
-        return money(Decimal(raw), currency)
-    except (InvalidOperation, ValueError):
-        return raw
-
-
-def _quantity(raw: str) -> str:
-    try:
-        value = Decimal(raw)
-    except (InvalidOperation, ValueError):
-        return raw
-    return f"{value.normalize():f}"
-
-
-def _latin(text: str) -> str:
-    """Core PDF fonts speak Latin-1: Spanish is fine, emoji and others become '?'."""
-    # Limitation: no TrueType font is embedded (it would add a font file to the
-    # package), so names with characters outside Latin-1 print with '?'.
-    return text.encode("latin-1", "replace").decode("latin-1")

@@ -8,17 +8,14 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 from lxml import etree
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flows.errors import InvalidInput
-from flows.fmt import money
+from flows.pdfpage import LetterPage, amount_text, quantity_text
 from storage.models import CfdiPdf
 
 log = logging.getLogger(__name__)
@@ -213,60 +210,46 @@ def read_facts(xml: str | bytes) -> Facts:
     )
 
 
-class _Page(FPDF):
-    """Letter paper and core fonts: no font files to load, so a page takes ms."""
+class _Page(LetterPage):
+    """A CFDI's copy: smaller type, and the page says what kind of document it is."""
+
+    TEXT_SIZE = 9
+    LINE_FACTOR = 0.45
+    FOOTER_SIZE = 7
+    FOOTER_HEIGHT = 5
+    ROW_SIZE = 8
+    ROW_HEIGHT = 5.5
+    ROW_CHARS = 80
 
     def __init__(self, facts: Facts) -> None:
-        super().__init__(format="Letter")
-        self.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-        self.set_auto_page_break(auto=True, margin=18)
-        self.set_margins(16, 16, 16)
+        # A fixed creation date: the same XML always gives the same bytes.
+        super().__init__(
+            "Este documento es una representación impresa de un CFDI.",
+            dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+        )
         self.set_title(f"{KINDS.get(facts.kind, 'CFDI')} {facts.label or facts.uuid}")
-
-    def footer(self) -> None:
-        self.set_y(-14)
-        self.set_font("Helvetica", "", 7)
-        self.set_text_color(110, 110, 110)
-        self.cell(
-            0,
-            5,
-            _latin("Este documento es una representación impresa de un CFDI."),
-            align="C",
-        )
-
-    def text_line(self, text: str, *, size: float = 9, bold: bool = False) -> None:
-        self.set_font("Helvetica", "B" if bold else "", size)
-        self.multi_cell(
-            0, size * 0.45 + 1, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT
-        )
-
-    def row(self, cells: list[tuple[str, float, str]], *, bold: bool = False) -> None:
-        self.set_font("Helvetica", "B" if bold else "", 8)
-        for text, width, align in cells:
-            self.cell(width, 5.5, _latin(text)[:80], border="B", align=align)
-        self.ln(5.5)
 
 
 def _header(pdf: _Page, facts: Facts, *, cancelled: bool) -> None:
     name, rfc, regime = facts.issuer
-    pdf.text_line(name, size=15, bold=True)
-    pdf.text_line(f"RFC {rfc} · Régimen fiscal {regime}")
+    pdf.line_text(name, size=15, bold=True)
+    pdf.line_text(f"RFC {rfc} · Régimen fiscal {regime}")
     pdf.ln(2)
     title = f"{KINDS.get(facts.kind, 'CFDI')} {facts.label}".strip()
-    pdf.text_line(title, size=12, bold=True)
+    pdf.line_text(title, size=12, bold=True)
     if cancelled:
         pdf.set_text_color(180, 0, 0)
-        pdf.text_line("CANCELADO", size=12, bold=True)
+        pdf.line_text("CANCELADO", size=12, bold=True)
         pdf.set_text_color(0, 0, 0)
-    pdf.text_line(f"Folio fiscal (UUID): {facts.uuid or 'sin timbrar'}")
-    pdf.text_line(f"Fecha de emisión: {facts.issued}   Timbrado: {facts.stamped}")
+    pdf.line_text(f"Folio fiscal (UUID): {facts.uuid or 'sin timbrar'}")
+    pdf.line_text(f"Fecha de emisión: {facts.issued}   Timbrado: {facts.stamped}")
     name, rfc, regime = facts.receiver
     pdf.ln(2)
-    pdf.text_line("Receptor", bold=True)
-    pdf.text_line(f"{name} · RFC {rfc} · Régimen {regime} · Uso {facts.use}")
+    pdf.line_text("Receptor", bold=True)
+    pdf.line_text(f"{name} · RFC {rfc} · Régimen {regime} · Uso {facts.use}")
     if facts.kind != "P":
         method = METHODS.get(facts.method, facts.method)
-        pdf.text_line(f"Método de pago: {method} · Forma de pago: {facts.form}")
+        pdf.line_text(f"Método de pago: {method} · Forma de pago: {facts.form}")
     pdf.ln(3)
 
 
@@ -284,9 +267,9 @@ def _lines(pdf: _Page, facts: Facts) -> None:
         pdf.row(
             [
                 (line.description, 100, "L"),
-                (_quantity(line.quantity), 16, "R"),
-                (_amount(line.unit_price, facts.currency), 33, "R"),
-                (_amount(line.amount, facts.currency), 35, "R"),
+                (quantity_text(line.quantity), 16, "R"),
+                (amount_text(line.unit_price, facts.currency), 33, "R"),
+                (amount_text(line.amount, facts.currency), 35, "R"),
             ]
         )
     pdf.ln(2)
@@ -302,7 +285,7 @@ def _totals(pdf: _Page, facts: Facts) -> None:
             [
                 ("", 100, "L"),
                 (name, 49, "R"),
-                (_amount(value, facts.currency), 35, "R"),
+                (amount_text(value, facts.currency), 35, "R"),
             ],
             bold=name == "Total",
         )
@@ -311,8 +294,9 @@ def _totals(pdf: _Page, facts: Facts) -> None:
 
 def _payments(pdf: _Page, facts: Facts) -> None:
     for when, amount, currency, paid in facts.payments:
-        pdf.text_line(
-            f"Pago del {when[:10]} por {_amount(amount, currency or 'MXN')}", bold=True
+        pdf.line_text(
+            f"Pago del {when[:10]} por {amount_text(amount, currency or 'MXN')}",
+            bold=True,
         )
         pdf.row(
             [
@@ -331,9 +315,9 @@ def _payments(pdf: _Page, facts: Facts) -> None:
                     (item.label, 28, "L"),
                     (item.uuid, 64, "L"),
                     (item.partial, 12, "R"),
-                    (_amount(item.before, currency), 27, "R"),
-                    (_amount(item.paid, currency), 26, "R"),
-                    (_amount(item.after, currency), 27, "R"),
+                    (amount_text(item.before, currency), 27, "R"),
+                    (amount_text(item.paid, currency), 26, "R"),
+                    (amount_text(item.after, currency), 27, "R"),
                 ]
             )
         pdf.ln(3)
@@ -342,27 +326,8 @@ def _payments(pdf: _Page, facts: Facts) -> None:
 def _seals(pdf: _Page, facts: Facts) -> None:
     seal, sat_seal, sat_certificate = facts.seals
     pdf.ln(2)
-    pdf.text_line("Sello digital del emisor", size=7, bold=True)
-    pdf.text_line(seal, size=6)
-    pdf.text_line("Sello del SAT", size=7, bold=True)
-    pdf.text_line(sat_seal, size=6)
-    pdf.text_line(f"Certificado del SAT: {sat_certificate}", size=7)
-
-
-def _amount(raw: str, currency: str) -> str:
-    try:
-        return money(Decimal(raw), currency or "MXN")
-    except (InvalidOperation, ValueError):
-        return raw
-
-
-def _quantity(raw: str) -> str:
-    try:
-        return f"{Decimal(raw).normalize():f}"
-    except (InvalidOperation, ValueError):
-        return raw
-
-
-def _latin(text: str) -> str:
-    """Core PDF fonts speak Latin-1: Spanish is fine, anything else becomes '?'."""
-    return text.encode("latin-1", "replace").decode("latin-1")
+    pdf.line_text("Sello digital del emisor", size=7, bold=True)
+    pdf.line_text(seal, size=6)
+    pdf.line_text("Sello del SAT", size=7, bold=True)
+    pdf.line_text(sat_seal, size=6)
+    pdf.line_text(f"Certificado del SAT: {sat_certificate}", size=7)
