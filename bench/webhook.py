@@ -69,6 +69,7 @@ def seed(database_url: str, customers: int) -> list[tuple[str, str]]:
     from tests.builders import make_business, make_contact, make_invoice
 
     engine = make_engine(database_url)
+    Base.metadata.drop_all(engine)  # a database given by URL starts empty
     Base.metadata.create_all(engine)
     senders = [("whatsapp:+5215511112222", "owner")]
     with make_session_factory(engine)() as session, session.begin():
@@ -262,7 +263,9 @@ def main() -> None:
     parser.add_argument("--throughput-messages", type=int, default=3000)
     parser.add_argument("--customers", type=int, default=400)
     parser.add_argument("--workers", type=int, default=1, help="processes per server")
-    parser.add_argument("--database-url", help="default: a new SQLite file")
+    parser.add_argument(
+        "--database-url", help="default: a new SQLite file; a database given is wiped"
+    )
     parser.add_argument("--url", help="a running Cobra instead of starting one")
     parser.add_argument("--auth-token", default=TOKEN)
     parser.add_argument("--public-base-url", default=PUBLIC)
