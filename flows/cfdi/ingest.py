@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,12 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from flows.audit import audit
 from flows.business import NewContact, create_contacts
 from flows.cfdi.extract import Cfdi, read_cfdi
-from flows.cfdi.sources import Source, iter_documents
+from flows.cfdi.sources import (
+    Source,
+    can_read_in_child,
+    iter_documents,
+    read_in_child,
+)
 from flows.errors import CobraError, InvalidInput, NotFound
 from flows.fmt import match_key, money, to_money, zone
 from flows.money import Allocation, PaymentRequest, due_date_for, record_payments
@@ -153,12 +158,17 @@ def import_sources(
     actor: str = "import",
     channel: str = "cli",
     batch_size: int = BATCH_SIZE,
+    read_ahead: bool = True,
 ) -> ImportReport:
     """Import every CFDI in the sources for the business; idempotent by UUID.
 
     Sources are paths (files, folders, zips) or `(name, bytes)` pairs (an XML or a
     zip package). Each batch of documents commits on its own, so a failure late in a
     long import keeps what came before it.
+
+    With `read_ahead` (and a process that may fork, see `can_read_in_child`), a
+    child process reads and parses the next documents while this one stores a
+    batch; they still arrive in their order, so the result is the same either way.
     """
     with session_factory() as session:
         business = session.get(Business, business_id)
@@ -169,27 +179,42 @@ def import_sources(
         )
     importer = _Importer(session_factory, owner, now, actor, channel)
 
+    if read_ahead and can_read_in_child():
+        documents = read_in_child(lambda: _read_documents(sources))
+    else:
+        documents = _read_documents(sources)
     batch: list[_Parsed] = []
-    for document in iter_documents(sources):
-        if document.error is not None:
-            importer.reject(document.name, document.error)
-            _tick(progress, 1)
-            continue
-        try:
-            cfdi = read_cfdi(document.data)
-        except InvalidInput as exc:
-            importer.reject(document.name, exc.message)
-            _tick(progress, 1)
-            continue
-        batch.append(_Parsed(document.name, cfdi, document.data))
-        if len(batch) >= batch_size:
-            importer.store(batch)
-            _tick(progress, len(batch))
-            batch = []
+    try:
+        for item in documents:
+            if isinstance(item, Rejection):
+                importer.reject(item.name, item.reason)
+                _tick(progress, 1)
+                continue
+            batch.append(item)
+            if len(batch) >= batch_size:
+                importer.store(batch)
+                _tick(progress, len(batch))
+                batch = []
+    finally:
+        documents.close()  # ends the reader process if storing failed
     if batch:
         importer.store(batch)
         _tick(progress, len(batch))
     return importer.finish()
+
+
+def _read_documents(sources: Iterable[Source]) -> Generator[_Parsed | Rejection]:
+    """Each document read and parsed, or why it could not be."""
+    for document in iter_documents(sources):
+        if document.error is not None:
+            yield Rejection(document.name, document.error)
+            continue
+        try:
+            cfdi = read_cfdi(document.data)
+        except InvalidInput as exc:
+            yield Rejection(document.name, exc.message)
+            continue
+        yield _Parsed(document.name, cfdi, document.data)
 
 
 def _tick(progress: Progress | None, count: int) -> None:
@@ -609,8 +634,12 @@ class _Importer:
             if line.stored is not None and line.key in tally.pending_settled
         ]
         if settled:
+            # Not synchronized with the session: evaluating the criteria against
+            # every object it holds costs more than the DELETE, and the rows'
+            # objects are not used again in this transaction.
             session.execute(
-                delete(CfdiPendingPayment).where(CfdiPendingPayment.id.in_(settled))
+                delete(CfdiPendingPayment).where(CfdiPendingPayment.id.in_(settled)),
+                execution_options={"synchronize_session": False},
             )
 
     def _apply_found(

@@ -1,18 +1,23 @@
 """Where CFDIs come from: files, folders (recursively) and zip packages, streamed.
 
 Each document is read when its turn comes and handed on as `(name, bytes)`, so
-memory stays flat however many files a folder or a SAT package holds.
+memory stays flat however many files a folder or a SAT package holds. `read_in_child`
+runs such a stream in a forked process, a few chunks ahead of its reader.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import multiprocessing
 import os
+import threading
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +27,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 READ_CHUNK = 64 * 1024
 
 Source = Path | tuple[str, bytes]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +169,87 @@ def _zip_documents(name: str, file: Path | io.BytesIO) -> Iterator[Document]:
                 yield from _zip_documents(member, io.BytesIO(data))
             else:
                 yield Document(member, data)
+
+
+class _End:
+    """What the reader process queues after its last chunk."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """What the reader process queues when producing raised; why, as text."""
+
+    error: str
+
+
+def can_read_in_child() -> bool:
+    """Whether `read_in_child` may fork: POSIX, and no other thread in this process
+    (a thread holding a lock at the fork would leave the child stuck on it)."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
+
+
+def read_in_child(
+    produce: Callable[[], Iterable[T]], *, chunk: int = 128, depth: int = 8
+) -> Generator[T]:
+    """The items `produce()` yields, in order, produced by a forked child process
+    while the caller works on the ones before: reading files and parsing XML on
+    one core, storing on the other.
+
+    The child runs at most `depth` chunks of `chunk` items ahead, so memory stays
+    flat. Call only when `can_read_in_child()`. An exception in the child is raised
+    here as a RuntimeError; closing this iterator early ends the child.
+    """
+    context = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[list[T] | _End | _Failed] = context.Queue(depth)
+    child = context.Process(
+        target=_produce_in_child,
+        args=(produce, queue, chunk),
+        name="cfdi-reader",
+        daemon=True,
+    )
+    child.start()
+    try:
+        while True:
+            try:
+                got = queue.get(timeout=1)
+            except Empty:
+                if not child.is_alive() and queue.empty():
+                    raise RuntimeError(
+                        "the document reader ended unexpectedly"
+                    ) from None
+                continue
+            if isinstance(got, _End):
+                return
+            if isinstance(got, _Failed):
+                raise RuntimeError(f"the document reader failed: {got.error}")
+            yield from got
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+        queue.close()
+
+
+def _produce_in_child(
+    produce: Callable[[], Iterable[T]],
+    queue: multiprocessing.Queue[list[T] | _End | _Failed],
+    chunk: int,
+) -> None:
+    try:
+        pending: list[T] = []
+        for item in produce():
+            pending.append(item)
+            if len(pending) >= chunk:
+                queue.put(pending)
+                pending = []
+        if pending:
+            queue.put(pending)
+        queue.put(_End())
+    except BaseException as exc:  # the parent raises it
+        queue.put(_Failed(f"{type(exc).__name__}: {exc}"))
+    finally:
+        queue.close()
+        queue.join_thread()

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from flows.cfdi import ImportReport, import_sources
@@ -166,9 +167,13 @@ def _package() -> tuple[bytes, int]:
     return zip_of(entries), len(entries)
 
 
+@pytest.mark.parametrize("in_child", [False, True], ids=["inline", "read-ahead"])
 def test_zip_gives_balances_per_customer_and_reimport_changes_nothing(  # type: ignore[no-untyped-def]
-    db, tmp_path: Path
+    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_child: bool
 ) -> None:
+    # The read-ahead child forks only in a process without other threads; the
+    # test forces the choice so both paths give the same balances.
+    monkeypatch.setattr("flows.cfdi.ingest.can_read_in_child", lambda: in_child)
     business_id = _business(db)
     data, count = _package()
     package = tmp_path / "sat.zip"
