@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from flows import ratelimit
 from flows.messages import Channel
 from flows.outbox import notify_owner
+from storage.db import run_core
 from storage.models import Contact, ContactKind, InboundMessage, OutboundMessage, User
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,8 @@ def admit(
 
 def note_whatsapp_inbound(session: Session, *, phone: str, now: dt.datetime) -> int:
     """Open the 24-hour window of every customer contact with this number."""
-    touched = session.execute(_note_inbound_statement(), {"phone": phone, "now": now})
-    return int(getattr(touched, "rowcount", 0) or 0)
+    touched = run_core(session, _note_inbound_statement(), {"phone": phone, "now": now})
+    return int(touched.rowcount or 0)
 
 
 def telegram_account_linked(session: Session, *, telegram_user_id: int) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from storage.db import run_core
 from storage.models import SenderRate
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def hit(
     that ended (or lies in the future, after a clock change) starts again at `now`.
     """
     statement = _count_statement(session.get_bind().dialect.name)
-    count = session.execute(
+    count = run_core(
+        session,
         statement,
         {
             "channel": channel,

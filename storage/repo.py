@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
+from storage.db import run_core
 from storage.models import (
     Business,
     Contact,
@@ -400,7 +401,8 @@ def record_inbound(
     The replay check and the insert are one statement: a concurrent delivery of
     the same id waits on the unique index and then finds it taken.
     """
-    found = session.execute(
+    found = run_core(
+        session,
         _prepared(session, "record_inbound"),
         {
             "channel": channel,
@@ -434,7 +436,8 @@ def answer_inbound(
     business_id: int | None,
     reply: dict[str, Any],
 ) -> None:
-    session.execute(
+    run_core(
+        session,
         _answer_inbound_statement(),
         {"inbound_id": inbound_id, "business_id": business_id, "reply": reply},
     )
