@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from flows.audit import AuditEntry, audit, audit_all
 from flows.errors import MoneyRuleViolation
@@ -25,16 +27,20 @@ from storage.models import (
     Base,
     ComplementStatus,
     Contact,
+    ContactKind,
     Invoice,
     InvoiceStatus,
     Payment,
     PaymentAllocation,
+    WebhookEndpoint,
 )
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
+INVOICE_TABLE: Table = Invoice.__table__  # type: ignore[assignment]
 PAYMENT_TABLE: Table = Payment.__table__  # type: ignore[assignment]
 ALLOCATION_TABLE: Table = PaymentAllocation.__table__  # type: ignore[assignment]
+_T = TypeVar("_T", bound=Base)
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,293 @@ class PaymentRequest:
     complement_uuid: str | None = None
 
 
+@dataclass(slots=True)
+class OpenInvoice:
+    """An invoice's money state, as the rules check and change it.
+
+    Taken from an `Invoice` (`of`), or read straight from its columns by a caller
+    that applies payments in bulk, such as the CFDI import.
+    """
+
+    id: int
+    business_id: int
+    contact_id: int
+    label: str
+    currency: str
+    status: str
+    payment_method: str
+    total: Decimal
+    paid: Decimal
+    balance: Decimal
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> OpenInvoice:
+        return cls(
+            id=invoice.id,
+            business_id=invoice.business_id,
+            contact_id=invoice.contact_id,
+            label=invoice.label,
+            currency=invoice.currency,
+            status=invoice.status,
+            payment_method=invoice.payment_method,
+            total=invoice.total,
+            paid=invoice.paid,
+            balance=invoice.balance,
+        )
+
+    def take(self, amount: Decimal) -> None:
+        """Apply a payment: `paid + balance == total`, paid in full at zero."""
+        self.paid = to_money(self.paid + amount)
+        self.balance = to_money(self.total - self.paid)
+        if self.balance <= 0:
+            self.balance = ZERO
+            self.status = InvoiceStatus.PAID
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    """The contact a payment comes from (a customer) or goes to (a supplier)."""
+
+    id: int
+    business_id: int
+    kind: str
+    name: str
+
+    @classmethod
+    def of(cls, contact: Contact) -> Payer:
+        return cls(contact.id, contact.business_id, contact.kind, contact.name)
+
+
+@dataclass(slots=True, eq=False)
+class PlannedPayment:
+    """A payment a `PaymentBatch` accepted; `id` (and `payment`, when attached) once
+    written. Each allocation keeps the invoice's balance before it."""
+
+    payer: Payer
+    amount: Decimal
+    currency: str
+    paid_at: dt.datetime
+    allocations: list[tuple[OpenInvoice, Decimal, Decimal]]
+    source: str
+    actor: str
+    channel: str
+    method: str | None
+    reference: str | None
+    idempotency_key: str | None
+    complement_uuid: str | None
+    id: int | None = None
+    payment: Payment | None = None
+
+
+class PaymentBatch:
+    """Payments checked one at a time, each against the balances the ones before it
+    leave, then written together in a few statements (`write`).
+
+    Nothing reaches the database before `write`, so a refusal leaves it as it was.
+    Payments, allocations, the invoices' new balances and the audit events go in
+    through Core: the unit of work's bookkeeping per object cost more than the
+    statements themselves when a CFDI import records thousands of payments.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        now: dt.datetime,
+        keys: Iterable[tuple[int, str]] = (),
+    ) -> None:
+        """`keys` are the (business id, idempotency key) pairs the payments will
+        carry, looked up in one query; a key not given here is looked up alone."""
+        self.session = session
+        self.now = now
+        self._looked_up = set(keys)
+        self._earlier = _payment_ids_by_key(session, self._looked_up)
+        self._claimed: dict[tuple[int, str], PlannedPayment] = {}
+        self._planned: list[PlannedPayment] = []
+        self._invoices: dict[int, OpenInvoice] = {}
+
+    def add(
+        self,
+        *,
+        payer: Payer,
+        amount: Decimal,
+        currency: str,
+        paid_at: dt.datetime,
+        allocations: Sequence[tuple[OpenInvoice, Decimal]],
+        source: str,
+        actor: str,
+        channel: str,
+        method: str | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+        complement_uuid: str | None = None,
+    ) -> PlannedPayment | int | MoneyRuleViolation:
+        """Check a payment and apply it to the invoices' balances in memory.
+
+        Returns the planned payment; or, when its key was used before, the first
+        payment (its id when it is in the database); or why it is refused.
+        Give each invoice as the same `OpenInvoice` every time.
+        """
+        key = (payer.business_id, idempotency_key) if idempotency_key else None
+        if key is not None:
+            if key not in self._looked_up:
+                self._earlier.update(_payment_ids_by_key(self.session, [key]))
+                self._looked_up.add(key)
+            if key in self._earlier:
+                return self._earlier[key]
+            if key in self._claimed:
+                return self._claimed[key]
+        amount = to_money(amount)
+        try:
+            _check_allocations(payer, amount, currency, allocations)
+        except MoneyRuleViolation as refusal:
+            return refusal
+
+        applied: list[tuple[OpenInvoice, Decimal, Decimal]] = []
+        for invoice, share in allocations:
+            applied.append((invoice, share, invoice.balance))
+            invoice.take(share)
+            self._invoices[invoice.id] = invoice
+        planned = PlannedPayment(
+            payer=payer,
+            amount=amount,
+            currency=currency,
+            paid_at=paid_at,
+            allocations=applied,
+            source=source,
+            actor=actor,
+            channel=channel,
+            method=method,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            complement_uuid=complement_uuid,
+        )
+        self._planned.append(planned)
+        if key is not None:
+            self._claimed[key] = planned
+        return planned
+
+    def write(self, *, attach: bool = False) -> None:
+        """Store what was planned: payments, allocations, balances, audit events and
+        webhooks. With `attach`, each payment's ORM object joins the session as
+        stored (`PlannedPayment.payment`); `Invoice` objects the session holds get
+        their new balances either way."""
+        planned, self._planned = self._planned, []
+        if not planned:
+            return
+        touched = {a[0].id for p in planned for a in p.allocations}
+        partials = _partial_counts(self.session, touched)
+        listened = _has_webhooks(self.session, {p.payer.business_id for p in planned})
+        connection = self.session.connection()
+
+        payment_rows = [self._payment_row(p) for p in planned]
+        statement = insert(PAYMENT_TABLE).returning(
+            PAYMENT_TABLE.c.id, sort_by_parameter_order=True
+        )
+        ids = connection.execute(statement, payment_rows).scalars().all()
+        allocation_rows: list[dict[str, Any]] = []
+        for payment, payment_id in zip(planned, ids, strict=True):
+            payment.id = payment_id
+            for invoice, share, before in payment.allocations:
+                partials[invoice.id] = partials.get(invoice.id, 0) + 1
+                allocation_rows.append(
+                    {
+                        "payment_id": payment_id,
+                        "invoice_id": invoice.id,
+                        "amount": share,
+                        "partial_number": partials[invoice.id],
+                        "previous_balance": before,
+                    }
+                )
+        allocation_ids = _insert(
+            connection, ALLOCATION_TABLE, allocation_rows, returning=attach or listened
+        )
+        self._store_balances()
+        audit_all(self.session, [_audit_entry(p) for p in planned], now=self.now)
+
+        if listened:
+            _load_invoices(self.session, touched)
+        if attach or listened:
+            _attach(
+                self.session, planned, payment_rows, allocation_rows, allocation_ids
+            )
+        for payment in planned:
+            if listened:
+                assert payment.payment is not None
+                emit_payment_recorded(
+                    self.session, payment=payment.payment, now=self.now
+                )
+            log.info(
+                "payment recorded",
+                extra={
+                    "business_id": payment.payer.business_id,
+                    "channel": payment.channel,
+                    "payment_id": payment.id,
+                    "invoices": len(payment.allocations),
+                },
+            )
+
+    def _payment_row(self, planned: PlannedPayment) -> dict[str, Any]:
+        payer = planned.payer
+        direction = "in" if payer.kind == ContactKind.CUSTOMER else "out"
+        complement = ComplementStatus.NOT_REQUIRED
+        if planned.complement_uuid:
+            complement = ComplementStatus.ISSUED
+        elif direction == "in" and any(
+            invoice.payment_method == "PPD" for invoice, _, _ in planned.allocations
+        ):
+            complement = ComplementStatus.PENDING
+        return {
+            "business_id": payer.business_id,
+            "contact_id": payer.id,
+            "direction": direction,
+            "amount": planned.amount,
+            "currency": planned.currency,
+            "paid_at": planned.paid_at,
+            "method": planned.method,
+            "reference": planned.reference,
+            "source": planned.source,
+            "idempotency_key": planned.idempotency_key,
+            "complement_status": complement,
+            "complement_uuid": planned.complement_uuid,
+            "recorded_by": planned.actor,
+            "reversed_at": None,
+            "created_at": self.now,
+        }
+
+    def _store_balances(self) -> None:
+        """The touched invoices' new balances in one statement; the `Invoice` objects
+        the session holds take them as already stored."""
+        invoices, self._invoices = list(self._invoices.values()), {}
+        statement = (
+            update(INVOICE_TABLE)
+            .where(INVOICE_TABLE.c.id == bindparam("invoice_id"))
+            .values(
+                paid=bindparam("paid"),
+                balance=bindparam("balance"),
+                status=bindparam("status"),
+            )
+        )
+        self.session.connection().execute(
+            statement,
+            [
+                {
+                    "invoice_id": i.id,
+                    "paid": i.paid,
+                    "balance": i.balance,
+                    "status": i.status,
+                }
+                for i in invoices
+            ],
+        )
+        for invoice in invoices:
+            held = self.session.identity_map.get(identity_key(Invoice, invoice.id))
+            if isinstance(held, Invoice):
+                set_committed_value(held, "paid", invoice.paid)
+                set_committed_value(held, "balance", invoice.balance)
+                set_committed_value(held, "status", invoice.status)
+
+
 def record_payment(
     session: Session,
     *,
@@ -182,232 +475,197 @@ def record_payments(
     before anything changes; without it, a refused request is skipped, its slot
     holds the refusal, and the others still apply. One result per request.
     """
-    earlier = _payments_by_key(session, requests)
-    balances: dict[int, Decimal] = {}
-    claimed: dict[tuple[int, str], int] = {}
-    results: list[Payment | MoneyRuleViolation | int] = []
-    planned: list[tuple[int, PaymentRequest, Decimal]] = []
-    for index, request in enumerate(requests):
-        key = _key_of(request)
-        if key is not None and key in earlier:
-            results.append(earlier[key])
-            continue
-        if key is not None and key in claimed:
-            results.append(claimed[key])
-            continue
-        amount = to_money(request.amount)
-        try:
-            _check_allocations(
-                request.contact,
-                amount,
-                request.currency,
-                request.allocations,
-                lambda invoice: balances.get(invoice.id, invoice.balance),
-            )
-        except MoneyRuleViolation as refusal:
-            if strict:
-                raise
-            results.append(refusal)
-            continue
+    # The invoices' ids and columns as this session holds them.
+    session.flush()
+    keys = [
+        (r.contact.business_id, r.idempotency_key)
+        for r in requests
+        if r.idempotency_key
+    ]
+    batch = PaymentBatch(session, now=now, keys=keys)
+    states: dict[int, OpenInvoice] = {}
+    results: list[PlannedPayment | int | MoneyRuleViolation] = []
+    for request in requests:
+        allocations = []
         for allocation in request.allocations:
             invoice = allocation.invoice
-            balance = balances.get(invoice.id, invoice.balance)
-            balances[invoice.id] = to_money(balance - allocation.amount)
-        if key is not None:
-            claimed[key] = index
-        planned.append((index, request, amount))
-        results.append(index)
+            if invoice.id not in states:
+                states[invoice.id] = OpenInvoice.of(invoice)
+            allocations.append((states[invoice.id], allocation.amount))
+        result = batch.add(
+            payer=Payer.of(request.contact),
+            amount=request.amount,
+            currency=request.currency,
+            paid_at=request.paid_at,
+            allocations=allocations,
+            source=request.source,
+            actor=request.actor,
+            channel=request.channel,
+            method=request.method,
+            reference=request.reference,
+            idempotency_key=request.idempotency_key,
+            complement_uuid=request.complement_uuid,
+        )
+        if strict and isinstance(result, MoneyRuleViolation):
+            raise result
+        results.append(result)
+    batch.write(attach=True)
 
-    created = _write_payments(session, planned, now)
-    return [
-        created[result] if isinstance(result, int) else result for result in results
-    ]
+    payments: list[Payment | MoneyRuleViolation] = []
+    for request, result in zip(requests, results, strict=True):
+        if isinstance(result, PlannedPayment):
+            assert result.payment is not None
+            set_committed_value(result.payment, "contact", request.contact)
+            payments.append(result.payment)
+        elif isinstance(result, int):
+            earlier = session.get(Payment, result)
+            assert earlier is not None
+            payments.append(earlier)
+        else:
+            payments.append(result)
+    return payments
 
 
-def _key_of(request: PaymentRequest) -> tuple[int, str] | None:
-    if not request.idempotency_key:
-        return None
-    return request.contact.business_id, request.idempotency_key
-
-
-def _payments_by_key(
-    session: Session, requests: Sequence[PaymentRequest]
-) -> dict[tuple[int, str], Payment]:
-    """The payments already recorded under any of the requests' keys, in one query
-    per business."""
+def _payment_ids_by_key(
+    session: Session, keys: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    """The payments already recorded under any of the keys, one query per business."""
     wanted: dict[int, set[str]] = {}
-    for request in requests:
-        key = _key_of(request)
-        if key is not None:
-            wanted.setdefault(key[0], set()).add(key[1])
-    found: dict[tuple[int, str], Payment] = {}
-    for business_id, keys in wanted.items():
-        payments = session.scalars(
-            select(Payment).where(
+    for business_id, key in keys:
+        wanted.setdefault(business_id, set()).add(key)
+    found: dict[tuple[int, str], int] = {}
+    for business_id, names in wanted.items():
+        rows = session.execute(
+            select(Payment.id, Payment.idempotency_key).where(
                 Payment.business_id == business_id,
-                Payment.idempotency_key.in_(keys),
+                Payment.idempotency_key.in_(names),
             )
         )
-        for payment in payments:
-            assert payment.idempotency_key is not None
-            found[business_id, payment.idempotency_key] = payment
+        for payment_id, name in rows:
+            assert name is not None
+            found[business_id, name] = payment_id
     return found
 
 
-def _write_payments(
-    session: Session,
-    planned: Sequence[tuple[int, PaymentRequest, Decimal]],
-    now: dt.datetime,
-) -> dict[int, Payment]:
-    """Store the checked requests: payments and their allocations in one INSERT
-    each, the invoices' new balances with the session's next flush, then their audit
-    events in one INSERT, and their webhooks.
+def _insert(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    *,
+    returning: bool,
+) -> list[int]:
+    """INSERT the rows in one statement; their ids, in order, when asked for."""
+    if not returning:
+        connection.execute(insert(table), rows)
+        return []
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(connection.execute(statement, rows).scalars().all())
 
-    The rows go in through Core and the objects join the session as already
-    stored: the unit of work's bookkeeping per object cost more than the
-    INSERTs themselves when a CFDI import records thousands of payments.
-    """
-    if not planned:
-        return {}
-    invoice_ids = {
-        a.invoice.id for _, request, _ in planned for a in request.allocations
-    }
-    partials = _partial_counts(session, invoice_ids)
 
-    created: dict[int, Payment] = {}
-    allocations: list[tuple[Payment, PaymentAllocation, Invoice]] = []
-    for index, request, amount in planned:
-        contact = request.contact
-        direction = "in" if contact.kind == "customer" else "out"
-        needs_complement = any(
-            a.invoice.payment_method == "PPD" for a in request.allocations
-        )
-        complement = ComplementStatus.NOT_REQUIRED
-        if request.complement_uuid:
-            complement = ComplementStatus.ISSUED
-        elif needs_complement and direction == "in":
-            complement = ComplementStatus.PENDING
-        payment = Payment(
-            business_id=contact.business_id,
-            contact_id=contact.id,
-            direction=direction,
-            amount=amount,
-            currency=request.currency,
-            paid_at=request.paid_at,
-            method=request.method,
-            reference=request.reference,
-            source=request.source,
-            idempotency_key=request.idempotency_key,
-            complement_status=complement,
-            complement_uuid=request.complement_uuid,
-            recorded_by=request.actor,
-            reversed_at=None,
-            created_at=now,
-        )
-        for allocation in request.allocations:
-            invoice = allocation.invoice
-            partials[invoice.id] = partials.get(invoice.id, 0) + 1
-            row = PaymentAllocation(
-                amount=allocation.amount,
-                previous_balance=invoice.balance,
-                partial_number=partials[invoice.id],
-            )
-            allocations.append((payment, row, invoice))
-            _apply(invoice, allocation.amount)
-        created[index] = payment
-
-    _insert_as_stored(session, PAYMENT_TABLE, list(created.values()))
-    for payment, row, invoice in allocations:
-        row.payment_id = payment.id
-        row.invoice_id = invoice.id
-    _insert_as_stored(session, ALLOCATION_TABLE, [row for _, row, _ in allocations])
-    by_payment: dict[int, list[PaymentAllocation]] = {}
-    for payment, row, invoice in allocations:
-        set_committed_value(row, "payment", payment)
-        set_committed_value(row, "invoice", invoice)
-        by_payment.setdefault(payment.id, []).append(row)
-    for index, request, _ in planned:
-        payment = created[index]
-        set_committed_value(payment, "contact", request.contact)
-        set_committed_value(payment, "allocations", by_payment.get(payment.id, []))
-
-    entries: list[AuditEntry] = []
-    for index, request, amount in planned:
-        payment = created[index]
-        business_id = request.contact.business_id
-        entries.append(
-            AuditEntry(
-                business_id=business_id,
-                actor=request.actor,
-                channel=request.channel,
-                action="payment.recorded",
-                subject=f"payment:{payment.id}",
-                data={
-                    "amount": str(amount),
-                    "currency": request.currency,
-                    "contact_id": request.contact.id,
-                    "invoices": {
-                        str(a.invoice.id): str(a.amount) for a in request.allocations
-                    },
-                    "source": request.source,
-                },
-            )
-        )
-        emit_payment_recorded(session, payment=payment, now=now)
-        log.info(
-            "payment recorded",
-            extra={
-                "business_id": business_id,
-                "channel": request.channel,
-                "payment_id": payment.id,
-                "invoices": len(request.allocations),
+def _audit_entry(planned: PlannedPayment) -> AuditEntry:
+    return AuditEntry(
+        business_id=planned.payer.business_id,
+        actor=planned.actor,
+        channel=planned.channel,
+        action="payment.recorded",
+        subject=f"payment:{planned.id}",
+        data={
+            "amount": str(planned.amount),
+            "currency": planned.currency,
+            "contact_id": planned.payer.id,
+            "invoices": {
+                str(invoice.id): str(share) for invoice, share, _ in planned.allocations
             },
+            "source": planned.source,
+        },
+    )
+
+
+def _has_webhooks(session: Session, business_ids: set[int]) -> bool:
+    """Whether any of the businesses has a live webhook endpoint.
+
+    Without one, `emit_payment_recorded` queues nothing; asking first spares
+    building the ORM objects it reads for every payment of a bulk import.
+    """
+    found = session.execute(
+        select(WebhookEndpoint.id)
+        .where(
+            WebhookEndpoint.business_id.in_(business_ids),
+            WebhookEndpoint.disabled_at.is_(None),
         )
-    audit_all(session, entries, now=now)
-    return created
+        .limit(1)
+    )
+    return found.first() is not None
 
 
-def _insert_as_stored(session: Session, table: Table, objects: Sequence[Base]) -> None:
-    """INSERT new objects of one table in one statement and add them to the session
-    as loaded, with their ids; every column must already hold its value.
+def _attach(
+    session: Session,
+    planned: Sequence[PlannedPayment],
+    payment_rows: Sequence[dict[str, Any]],
+    allocation_rows: Sequence[dict[str, Any]],
+    allocation_ids: Sequence[int],
+) -> None:
+    """Add the written payments and allocations to the session as stored objects,
+    each payment with its allocations loaded.
 
     Limitation: if the transaction then rolls back, these objects stay in the
     session as if stored (the unit of work would have made them new again); every
     caller discards its session after a rollback, so none reads them.
     """
-    if not objects:
-        return
-    columns = [c for c in table.columns if not c.primary_key and c.key != "_sentinel"]
-    rows = [{c.key: getattr(obj, c.key) for c in columns} for obj in objects]
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = session.connection().execute(statement, rows).scalars().all()
-    for obj, new_id in zip(objects, ids, strict=True):
-        obj.id = new_id  # type: ignore[attr-defined]
-        make_transient_to_detached(obj)
-        session.add(obj)
+    rows = iter(zip(allocation_rows, allocation_ids, strict=True))
+    for payment, row in zip(planned, payment_rows, strict=True):
+        stored = _as_stored(session, Payment(id=payment.id, **row))
+        allocations = []
+        for _ in payment.allocations:
+            values, allocation_id = next(rows)
+            allocation = _as_stored(
+                session, PaymentAllocation(id=allocation_id, **values)
+            )
+            set_committed_value(allocation, "payment", stored)
+            invoice = session.identity_map.get(
+                identity_key(Invoice, values["invoice_id"])
+            )
+            if invoice is not None:
+                set_committed_value(allocation, "invoice", invoice)
+            allocations.append(allocation)
+        set_committed_value(stored, "allocations", allocations)
+        payment.payment = stored
+
+
+def _as_stored(session: Session, obj: _T) -> _T:
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def _load_invoices(session: Session, invoice_ids: set[int]) -> None:
+    """Bring the invoices into the session in one query, for the webhooks to read."""
+    missing = [
+        i
+        for i in invoice_ids
+        if session.identity_map.get(identity_key(Invoice, i)) is None
+    ]
+    if missing:
+        session.scalars(select(Invoice).where(Invoice.id.in_(missing))).all()
 
 
 def _check_allocations(
-    contact: Contact,
+    payer: Payer,
     amount: Decimal,
     currency: str,
-    allocations: Sequence[Allocation],
-    balance_of: Callable[[Invoice], Decimal],
+    allocations: Sequence[tuple[OpenInvoice, Decimal]],
 ) -> None:
-    """Refuse what breaks a rule; `balance_of` gives each invoice's balance as the
-    payments before this one (in the same batch) leave it."""
+    """Refuse what breaks a rule, against the balances as the payments before this
+    one (in the same batch) leave them."""
     if amount <= 0:
         raise MoneyRuleViolation("El monto del pago debe ser mayor a cero.")
     if not allocations:
         raise MoneyRuleViolation("El pago no se aplica a ninguna factura abierta.")
     total = ZERO
-    for allocation in allocations:
-        invoice = allocation.invoice
-        if invoice.business_id != contact.business_id or (
-            invoice.contact_id != contact.id
-        ):
+    for invoice, share in allocations:
+        if invoice.business_id != payer.business_id or (invoice.contact_id != payer.id):
             raise MoneyRuleViolation(
-                f"La factura {invoice.label} no es de {contact.name}."
+                f"La factura {invoice.label} no es de {payer.name}."
             )
         if invoice.status == InvoiceStatus.CANCELLED:
             raise MoneyRuleViolation(
@@ -419,16 +677,15 @@ def _check_allocations(
                 f"La factura {invoice.label} es en {invoice.currency} y el pago en "
                 f"{currency}; regístralos por separado."
             )
-        if allocation.amount <= 0:
+        if share <= 0:
             raise MoneyRuleViolation("Cada abono debe ser mayor a cero.")
-        balance = balance_of(invoice)
-        if allocation.amount > balance:
+        if share > invoice.balance:
             raise MoneyRuleViolation(
                 f"A la factura {invoice.label} sólo le quedan "
-                f"{money(balance, currency)} por pagar; no acepto "
-                f"{money(allocation.amount, currency)}."
+                f"{money(invoice.balance, currency)} por pagar; no acepto "
+                f"{money(share, currency)}."
             )
-        total += allocation.amount
+        total += share
     if total != amount:
         raise MoneyRuleViolation(
             f"Los abonos suman {money(total, currency)} y el pago es de "
@@ -448,14 +705,6 @@ def _partial_counts(session: Session, invoice_ids: set[int]) -> dict[int, int]:
         .group_by(PaymentAllocation.invoice_id)
     )
     return {invoice_id: int(count) for invoice_id, count in rows}
-
-
-def _apply(invoice: Invoice, amount: Decimal) -> None:
-    invoice.paid = to_money(invoice.paid + amount)
-    invoice.balance = to_money(invoice.total - invoice.paid)
-    if invoice.balance <= 0:
-        invoice.balance = ZERO
-        invoice.status = InvoiceStatus.PAID
 
 
 def reverse_payment(

@@ -284,12 +284,18 @@ class Invoice(Base):
 
     @property
     def label(self) -> str:
-        """How people name the invoice: `A-102`, or the folio, or a short UUID."""
-        if self.series and self.folio:
-            return f"{self.series}-{self.folio}"
-        if self.folio:
-            return self.folio
-        return (self.uuid or str(self.id))[:8].upper()
+        return invoice_label(self.series, self.folio, self.uuid, self.id)
+
+
+def invoice_label(
+    series: str | None, folio: str | None, uuid: str | None, invoice_id: int
+) -> str:
+    """How people name an invoice: `A-102`, or the folio, or a short UUID."""
+    if series and folio:
+        return f"{series}-{folio}"
+    if folio:
+        return folio
+    return (uuid or str(invoice_id))[:8].upper()
 
 
 class Payment(Base):

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from flows.audit import audit
 from flows.business import NewContact, create_contacts
@@ -27,9 +27,9 @@ from flows.cfdi.sources import (
     iter_documents,
     read_in_child,
 )
-from flows.errors import CobraError, InvalidInput, NotFound
+from flows.errors import InvalidInput, MoneyRuleViolation, NotFound
 from flows.fmt import match_key, money, to_money, zone
-from flows.money import Allocation, PaymentRequest, due_date_for, record_payments
+from flows.money import OpenInvoice, Payer, PaymentBatch, due_date_for
 from storage.db import transaction
 from storage.models import (
     Business,
@@ -41,6 +41,7 @@ from storage.models import (
     Invoice,
     InvoiceSource,
     InvoiceStatus,
+    invoice_label,
 )
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ CREDIT_NOTE_METHOD = "15"
 Progress = Callable[[int], None]
 INVOICE_TABLE: Table = Invoice.__table__  # type: ignore[assignment]
 COMPLEMENT_TABLE: Table = CfdiComplement.__table__  # type: ignore[assignment]
+CONTACT_TABLE: Table = Contact.__table__  # type: ignore[assignment]
+PENDING_TABLE: Table = CfdiPendingPayment.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +127,21 @@ class _Line:
     paid_at: dt.datetime
     method: str | None
     name: str
-    stored: CfdiPendingPayment | None = None
+    stored_id: int | None = None
 
     @property
     def key(self) -> str:
         return f"cfdi-{self.kind.lower()}:{self.source_uuid}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """An invoice a complement or credit note names, as the payments see it."""
+
+    state: OpenInvoice
+    payer: Payer
+    direction: str
+    cfdi_type: str
 
 
 @dataclass
@@ -570,11 +583,13 @@ class _Importer:
         """Stored payments naming any of these invoices, with credit-note siblings."""
         if not uuids:
             return []
+        table = PENDING_TABLE
+        connection = session.connection()
         rows = list(
-            session.scalars(
-                select(CfdiPendingPayment).where(
-                    CfdiPendingPayment.business_id == self.owner.id,
-                    CfdiPendingPayment.related_uuid.in_(uuids),
+            connection.execute(
+                select(table).where(
+                    table.c.business_id == self.owner.id,
+                    table.c.related_uuid.in_(uuids),
                 )
             )
         )
@@ -583,10 +598,10 @@ class _Importer:
             seen = {r.id for r in rows}
             rows.extend(
                 r
-                for r in session.scalars(
-                    select(CfdiPendingPayment).where(
-                        CfdiPendingPayment.business_id == self.owner.id,
-                        CfdiPendingPayment.source_uuid.in_(notes),
+                for r in connection.execute(
+                    select(table).where(
+                        table.c.business_id == self.owner.id,
+                        table.c.source_uuid.in_(notes),
                     )
                 )
                 if r.id not in seen
@@ -603,232 +618,196 @@ class _Importer:
                 paid_at=row.paid_at,
                 method=row.method,
                 name=row.source_name or row.source_uuid,
-                stored=row,
+                stored_id=row.id,
             )
             for row in rows
         ]
 
     def _apply(self, session: Session, lines: list[_Line], tally: _Tally) -> None:
-        """Apply each payment whose invoice is here; keep the others waiting."""
-        related = {line.related_uuid for line in lines}
-        invoices = {
-            invoice.uuid: invoice
-            for invoice in session.scalars(
-                select(Invoice)
-                .where(
-                    Invoice.business_id == self.owner.id,
-                    Invoice.uuid.in_(related),
-                )
-                .options(selectinload(Invoice.contact))
-            )
-            if invoice.uuid is not None
-        }
-
-        # The money rules flush what they write; skipping the autoflush before
-        # their queries only saves flushing the pending rows one by one.
-        with session.no_autoflush:
-            self._apply_found(session, lines, invoices, tally)
-        settled = [
-            line.stored.id
-            for line in lines
-            if line.stored is not None and line.key in tally.pending_settled
-        ]
-        if settled:
-            # Not synchronized with the session: evaluating the criteria against
-            # every object it holds costs more than the DELETE, and the rows'
-            # objects are not used again in this transaction.
-            session.execute(
-                delete(CfdiPendingPayment).where(CfdiPendingPayment.id.in_(settled)),
-                execution_options={"synchronize_session": False},
-            )
-
-    def _apply_found(
-        self,
-        session: Session,
-        lines: list[_Line],
-        invoices: dict[str, Invoice],
-        tally: _Tally,
-    ) -> None:
-        """Complements first, all in one batch; then credit notes, in rounds."""
-        payments: list[tuple[_Line, Invoice, Decimal]] = []
+        """Apply each payment whose invoice is here, through the money rules in one
+        batch: complements first, then credit notes, each in its order. The others
+        keep waiting for their invoice."""
+        targets = self._targets(session, {line.related_uuid for line in lines})
+        batch = PaymentBatch(
+            session,
+            now=self.now,
+            keys=[(self.owner.id, x.key) for x in lines if x.related_uuid in targets],
+        )
+        waiting: list[_Line] = []
         notes: dict[str, list[_Line]] = {}
         for line in sorted(lines, key=lambda x: (x.source_uuid, x.line)):
             if line.kind == "E":
                 notes.setdefault(line.source_uuid, []).append(line)
-            elif line.related_uuid in invoices:
-                payments.append((line, invoices[line.related_uuid], line.amount))
+            elif line.related_uuid in targets:
+                self._pay(batch, line, targets[line.related_uuid], line.amount, tally)
                 tally.pending_settled.add(line.key)
             else:
-                self._keep_waiting(session, line, tally)
-        self._pay(session, payments, tally)
-
-        ready: list[list[_Line]] = []
+                waiting.append(line)
         for group in notes.values():
-            if any(line.related_uuid not in invoices for line in group):
-                for line in group:
-                    self._keep_waiting(session, line, tally)
+            if all(line.related_uuid in targets for line in group):
+                self._credit(batch, group, targets, tally)
             else:
-                ready.append(group)
-        while ready:
-            ready = self._credit_round(session, ready, invoices, tally)
+                waiting.extend(group)
+        batch.write()
 
-    def _credit_round(
+        self._keep_waiting(session, waiting, tally)
+        settled = [
+            line.stored_id
+            for line in lines
+            if line.stored_id is not None and line.key in tally.pending_settled
+        ]
+        if settled:
+            session.connection().execute(
+                delete(PENDING_TABLE).where(PENDING_TABLE.c.id.in_(settled))
+            )
+
+    def _targets(self, session: Session, uuids: set[str]) -> dict[str, _Target]:
+        """The business's invoices with these UUIDs, as the money rules read them."""
+        invoice, contact = INVOICE_TABLE.c, CONTACT_TABLE.c
+        rows = session.connection().execute(
+            select(
+                invoice.id,
+                invoice.uuid,
+                invoice.series,
+                invoice.folio,
+                invoice.contact_id,
+                invoice.direction,
+                invoice.cfdi_type,
+                invoice.currency,
+                invoice.status,
+                invoice.payment_method,
+                invoice.total,
+                invoice.paid,
+                invoice.balance,
+                contact.kind,
+                contact.name,
+            )
+            .join(CONTACT_TABLE, contact.id == invoice.contact_id)
+            .where(invoice.business_id == self.owner.id, invoice.uuid.in_(uuids))
+        )
+        payers: dict[int, Payer] = {}
+        targets: dict[str, _Target] = {}
+        for row in rows:
+            payer = payers.get(row.contact_id)
+            if payer is None:
+                payer = Payer(row.contact_id, self.owner.id, row.kind, row.name)
+                payers[row.contact_id] = payer
+            state = OpenInvoice(
+                id=row.id,
+                business_id=self.owner.id,
+                contact_id=row.contact_id,
+                label=invoice_label(row.series, row.folio, row.uuid, row.id),
+                currency=row.currency,
+                status=row.status,
+                payment_method=row.payment_method,
+                total=row.total,
+                paid=row.paid,
+                balance=row.balance,
+            )
+            targets[row.uuid] = _Target(state, payer, row.direction, row.cfdi_type)
+        return targets
+
+    def _credit(
         self,
-        session: Session,
-        groups: list[list[_Line]],
-        invoices: dict[str, Invoice],
-        tally: _Tally,
-    ) -> list[list[_Line]]:
-        """Apply the notes of one round together; returns those left for the next.
-
-        A note's share of an invoice depends on the invoice's balance, so a round
-        takes at most one note per invoice. A note naming several invoices goes
-        alone: how much each takes depends on whether the one before it applied.
-        """
-        taken: list[list[_Line]] = []
-        later: list[list[_Line]] = []
-        touched: set[str] = set()
-        for group in groups:
-            named = {line.related_uuid for line in group}
-            alone = len(group) > 1
-            # A group waiting keeps its invoices for the next round too, so each
-            # invoice sees its notes in their order.
-            waits = bool(named & touched) or (alone and bool(taken))
-            touched |= named
-            if waits:
-                later.append(group)
-                continue
-            taken.append(group)
-            if alone:
-                break
-        later.extend(groups[len(taken) + len(later) :])
-
-        if len(taken) == 1 and len(taken[0]) > 1:
-            self._credit_one_by_one(session, taken[0], invoices, tally)
-            return later
-        payments: list[tuple[_Line, Invoice, Decimal]] = []
-        for (line,) in taken:
-            invoice = invoices[line.related_uuid]
-            share = min(line.amount, invoice.balance)
-            if share > 0:
-                payments.append((line, invoice, share))
-            tally.pending_settled.add(line.key)
-        applied = self._pay(session, payments, tally)
-        for (line,) in taken:
-            used = applied.get(line.key, ZERO)
-            self._leftover(line, line.amount - used, tally)
-        return later
-
-    def _credit_one_by_one(
-        self,
-        session: Session,
+        batch: PaymentBatch,
         group: list[_Line],
-        invoices: dict[str, Invoice],
+        targets: dict[str, _Target],
         tally: _Tally,
     ) -> None:
-        # A note's total is shared among its invoices in order, each up to its
-        # balance; the XML does not say how much goes to each.
+        """A credit note's total, shared among its invoices in order, each up to its
+        balance as the payments before it leave it; the XML does not say how much
+        goes to each."""
         remaining = group[0].amount
         for line in group:
-            invoice = invoices[line.related_uuid]
-            share = min(remaining, invoice.balance)
+            target = targets[line.related_uuid]
+            share = min(remaining, target.state.balance)
             if share > 0:
-                applied = self._pay(session, [(line, invoice, share)], tally)
-                remaining -= applied.get(line.key, ZERO)
+                remaining -= self._pay(batch, line, target, share, tally)
             tally.pending_settled.add(line.key)
-        self._leftover(group[0], remaining, tally)
-
-    def _leftover(self, line: _Line, remaining: Decimal, tally: _Tally) -> None:
         if remaining > 0:
             tally.report.warnings.append(
                 Rejection(
-                    line.name,
+                    group[0].name,
                     f"de la nota de crédito quedan "
-                    f"{money(remaining, line.currency)} sin aplicar: las "
+                    f"{money(remaining, group[0].currency)} sin aplicar: las "
                     "facturas relacionadas no tienen saldo suficiente",
                 )
             )
 
     def _pay(
         self,
-        session: Session,
-        payments: list[tuple[_Line, Invoice, Decimal]],
+        batch: PaymentBatch,
+        line: _Line,
+        target: _Target,
+        amount: Decimal,
         tally: _Tally,
-    ) -> dict[str, Decimal]:
-        """Record payments, in order, in one call of the money rules; a refusal
-        becomes a warning and the rest still apply. Returns what applied, by key."""
-        requests: list[PaymentRequest] = []
-        checked: list[tuple[_Line, Invoice, Decimal, str | None]] = []
-        for line, invoice, amount in payments:
-            problem = self._mismatch(line, invoice)
-            checked.append((line, invoice, amount, problem))
-            if problem is None:
-                requests.append(
-                    PaymentRequest(
-                        contact=invoice.contact,
-                        amount=amount,
-                        currency=line.currency,
-                        paid_at=line.paid_at,
-                        allocations=[Allocation(invoice, to_money(amount))],
-                        source="sat",
-                        actor=self.actor,
-                        channel=self.channel,
-                        method=line.method,
-                        idempotency_key=line.key,
-                        complement_uuid=line.source_uuid,
-                    )
-                )
-        # Not strict: the rules check every request before writing anything and
-        # skip a refused one, so a refusal leaves the session as it was.
-        results = iter(record_payments(session, requests, now=self.now, strict=False))
-
-        applied: dict[str, Decimal] = {}
-        for line, invoice, amount, problem in checked:
-            if problem is None:
-                result = next(results)
-                if isinstance(result, CobraError):
-                    problem = result.message
-                else:
-                    applied[line.key] = amount
-                    tally.report.payments_applied += 1
-                    continue
-            tally.report.warnings.append(
-                Rejection(
-                    line.name,
-                    f"el pago de {money(amount, line.currency)} a la factura "
-                    f"{invoice.label} no se aplicó: {problem}",
-                )
+    ) -> Decimal:
+        """Add one payment to the batch; a refusal becomes a warning. Returns what
+        applied."""
+        problem = self._mismatch(line, target)
+        if problem is None:
+            result = batch.add(
+                payer=target.payer,
+                amount=amount,
+                currency=line.currency,
+                paid_at=line.paid_at,
+                allocations=[(target.state, to_money(amount))],
+                source="sat",
+                actor=self.actor,
+                channel=self.channel,
+                method=line.method,
+                idempotency_key=line.key,
+                complement_uuid=line.source_uuid,
             )
-        return applied
+            if not isinstance(result, MoneyRuleViolation):
+                tally.report.payments_applied += 1
+                return amount
+            problem = result.message
+        tally.report.warnings.append(
+            Rejection(
+                line.name,
+                f"el pago de {money(amount, line.currency)} a la factura "
+                f"{target.state.label} no se aplicó: {problem}",
+            )
+        )
+        return ZERO
 
-    def _mismatch(self, line: _Line, invoice: Invoice) -> str | None:
-        if invoice.direction != line.direction:
+    def _mismatch(self, line: _Line, target: _Target) -> str | None:
+        if target.direction != line.direction:
             return "la factura es de la otra parte (por cobrar contra por pagar)"
-        if invoice.cfdi_type != "I":
+        if target.cfdi_type != "I":
             return "el documento relacionado no es una factura de ingreso"
-        if invoice.status == InvoiceStatus.CANCELLED:
+        if target.state.status == InvoiceStatus.CANCELLED:
             return "la factura está cancelada"
         return None
 
-    def _keep_waiting(self, session: Session, line: _Line, tally: _Tally) -> None:
-        if line.stored is None:
-            session.add(
-                CfdiPendingPayment(
-                    business_id=self.owner.id,
-                    kind=line.kind,
-                    source_uuid=line.source_uuid,
-                    line=line.line,
-                    related_uuid=line.related_uuid,
-                    direction=line.direction,
-                    amount=line.amount,
-                    currency=line.currency,
-                    paid_at=line.paid_at,
-                    method=line.method,
-                    source_name=line.name[-500:],
-                    created_at=self.now,
-                )
-            )
-            tally.pending_added[line.key] = line.name
+    def _keep_waiting(
+        self, session: Session, lines: list[_Line], tally: _Tally
+    ) -> None:
+        """Store the payments not stored yet, to apply when their invoice comes."""
+        rows = [
+            {
+                "business_id": self.owner.id,
+                "kind": line.kind,
+                "source_uuid": line.source_uuid,
+                "line": line.line,
+                "related_uuid": line.related_uuid,
+                "direction": line.direction,
+                "amount": line.amount,
+                "currency": line.currency,
+                "paid_at": line.paid_at,
+                "method": line.method,
+                "source_name": line.name[-500:],
+                "created_at": self.now,
+            }
+            for line in lines
+            if line.stored_id is None
+        ]
+        if rows:
+            session.connection().execute(insert(PENDING_TABLE), rows)
+        for line in lines:
+            if line.stored_id is None:
+                tally.pending_added[line.key] = line.name
 
 
 def _party_key(cfdi: Cfdi, direction: str) -> tuple[str, str]:
