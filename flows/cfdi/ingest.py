@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows.audit import audit
 from flows.business import NewContact, create_contacts
-from flows.cfdi.extract import Cfdi, read_cfdi
+from flows.cfdi.extract import read_cfdi
+from flows.cfdi.prepare import Foreign, Owner, PaymentLine, Prepared, due_date, prepare
 from flows.cfdi.sources import (
     Source,
     can_read_in_child,
@@ -28,18 +29,16 @@ from flows.cfdi.sources import (
     read_in_child,
 )
 from flows.errors import InvalidInput, MoneyRuleViolation, NotFound
-from flows.fmt import match_key, money, to_money, zone
-from flows.money import OpenInvoice, Payer, PaymentBatch, due_date_for
+from flows.fmt import money, to_money
+from flows.money import OpenInvoice, Payer, PaymentBatch
 from storage.db import transaction
 from storage.models import (
     Business,
     CfdiComplement,
     CfdiPendingPayment,
     Contact,
-    ContactKind,
     Direction,
     Invoice,
-    InvoiceSource,
     InvoiceStatus,
     invoice_label,
 )
@@ -48,11 +47,6 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 ZERO = Decimal("0.00")
-# A credit note reduces the invoices it names when related as "01" (nota de crédito
-# de los documentos relacionados).
-CREDIT_NOTE_RELATION = "01"
-# The payment form for a credit note that names none: 15, condonación.
-CREDIT_NOTE_METHOD = "15"
 
 Progress = Callable[[int], None]
 INVOICE_TABLE: Table = Invoice.__table__  # type: ignore[assignment]
@@ -107,34 +101,6 @@ class ImportReport:
 
 
 @dataclass(frozen=True, slots=True)
-class _Parsed:
-    name: str
-    cfdi: Cfdi
-    data: bytes
-
-
-@dataclass(slots=True)
-class _Line:
-    """A payment a complement or credit note makes to one invoice, by its UUID."""
-
-    kind: str
-    source_uuid: str
-    line: int
-    related_uuid: str
-    direction: str
-    amount: Decimal
-    currency: str
-    paid_at: dt.datetime
-    method: str | None
-    name: str
-    stored_id: int | None = None
-
-    @property
-    def key(self) -> str:
-        return f"cfdi-{self.kind.lower()}:{self.source_uuid}:{self.line}"
-
-
-@dataclass(frozen=True, slots=True)
 class _Target:
     """An invoice a complement or credit note names, as the payments see it."""
 
@@ -153,12 +119,7 @@ class _Tally:
     pending_settled: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
-class _Owner:
-    id: int
-    rfc: str
-    timezone: str
-    default_terms_days: int
+_Read = Prepared | Foreign | Rejection
 
 
 def import_sources(
@@ -180,23 +141,24 @@ def import_sources(
     long import keeps what came before it.
 
     With `read_ahead` (and a process that may fork, see `can_read_in_child`), a
-    child process reads and parses the next documents while this one stores a
-    batch; they still arrive in their order, so the result is the same either way.
+    child process reads, parses and prepares the next documents while this one
+    stores a batch; they still arrive in their order, so the result is the same
+    either way.
     """
     with session_factory() as session:
         business = session.get(Business, business_id)
         if business is None:
             raise NotFound("No existe ese negocio.")
-        owner = _Owner(
+        owner = Owner(
             business.id, business.rfc, business.timezone, business.default_terms_days
         )
     importer = _Importer(session_factory, owner, now, actor, channel)
 
     if read_ahead and can_read_in_child():
-        documents = read_in_child(lambda: _read_documents(sources))
+        documents = read_in_child(lambda: _read_documents(sources, owner, now))
     else:
-        documents = _read_documents(sources)
-    batch: list[_Parsed] = []
+        documents = _read_documents(sources, owner, now)
+    batch: list[Prepared | Foreign] = []
     try:
         for item in documents:
             if isinstance(item, Rejection):
@@ -216,8 +178,10 @@ def import_sources(
     return importer.finish()
 
 
-def _read_documents(sources: Iterable[Source]) -> Generator[_Parsed | Rejection]:
-    """Each document read and parsed, or why it could not be."""
+def _read_documents(
+    sources: Iterable[Source], owner: Owner, now: dt.datetime
+) -> Generator[_Read]:
+    """Each document read, parsed and prepared, or why it could not be."""
     for document in iter_documents(sources):
         if document.error is not None:
             yield Rejection(document.name, document.error)
@@ -227,7 +191,7 @@ def _read_documents(sources: Iterable[Source]) -> Generator[_Parsed | Rejection]
         except InvalidInput as exc:
             yield Rejection(document.name, exc.message)
             continue
-        yield _Parsed(document.name, cfdi, document.data)
+        yield prepare(document.name, cfdi, document.data, owner, now)
 
 
 def _tick(progress: Progress | None, count: int) -> None:
@@ -241,7 +205,7 @@ class _Importer:
     def __init__(
         self,
         factory: sessionmaker[Session],
-        owner: _Owner,
+        owner: Owner,
         now: dt.datetime,
         actor: str,
         channel: str,
@@ -261,7 +225,7 @@ class _Importer:
         self.report.rejected += 1
         self.report.rejections.append(Rejection(name, reason))
 
-    def store(self, batch: list[_Parsed]) -> None:
+    def store(self, batch: list[Prepared | Foreign]) -> None:
         """Store a batch in one transaction; on a conflict, one document at a time."""
         tally = _Tally()
         try:
@@ -273,8 +237,8 @@ class _Importer:
             if len(batch) == 1:
                 self.reject(batch[0].name, "otro proceso lo guardó al mismo tiempo")
                 return
-            for parsed in batch:
-                self.store([parsed])
+            for prepared in batch:
+                self.store([prepared])
             return
         except Exception:
             self.contacts.clear()
@@ -341,7 +305,9 @@ class _Importer:
 
     # One batch, in one transaction.
 
-    def _store(self, session: Session, batch: list[_Parsed], tally: _Tally) -> None:
+    def _store(
+        self, session: Session, batch: list[Prepared | Foreign], tally: _Tally
+    ) -> None:
         report = tally.report
         accepted = self._sort(session, batch, tally)
         if not accepted:
@@ -350,27 +316,30 @@ class _Importer:
         contacts = self._contacts(session, accepted)
         invoice_rows: list[dict[str, Any]] = []
         complement_rows: list[dict[str, Any]] = []
-        lines: list[_Line] = []
-        for parsed, direction in accepted:
-            cfdi = parsed.cfdi
-            contact_id, terms = contacts[_party_key(cfdi, direction)]
-            if cfdi.cfdi_type == "P":
-                complement_rows.append(
-                    self._complement_row(parsed, direction, contact_id)
-                )
-                lines.extend(self._complement_lines(parsed, direction))
+        lines: list[PaymentLine] = []
+        for prepared in accepted:
+            contact_id, terms = contacts[prepared.party_key]
+            row = prepared.row
+            row["contact_id"] = contact_id
+            if prepared.cfdi_type == "P":
+                complement_rows.append(row)
                 report.complements += 1
             else:
-                invoice_rows.append(
-                    self._invoice_row(parsed, direction, contact_id, terms)
-                )
-                if cfdi.cfdi_type == "E":
-                    lines.extend(self._credit_lines(parsed, direction))
+                if terms is not None:
+                    row["due_date"] = due_date(
+                        row,
+                        terms_text=prepared.terms_text,
+                        contact_terms=terms,
+                        default_terms=self.owner.default_terms_days,
+                    )
+                invoice_rows.append(row)
+                if prepared.cfdi_type == "E":
                     report.credit_notes += 1
-                elif direction == Direction.RECEIVABLE:
+                elif prepared.direction == Direction.RECEIVABLE:
                     report.receivables += 1
                 else:
                     report.payables += 1
+            lines.extend(prepared.lines)
             report.imported += 1
         # Plain executemany, not the ORM's unit of work: nothing here needs the
         # objects back, and it is several times faster for thousands of rows.
@@ -386,65 +355,50 @@ class _Importer:
             self._apply(session, lines, tally)
 
     def _sort(
-        self, session: Session, batch: list[_Parsed], tally: _Tally
-    ) -> list[tuple[_Parsed, str]]:
-        """Receivable or payable for each new document; duplicates and strangers out."""
+        self, session: Session, batch: list[Prepared | Foreign], tally: _Tally
+    ) -> list[Prepared]:
+        """The new documents of the business; duplicates and strangers out."""
         report = tally.report
-        invoice_uuids = [p.cfdi.uuid for p in batch if p.cfdi.cfdi_type != "P"]
-        complement_uuids = [p.cfdi.uuid for p in batch if p.cfdi.cfdi_type == "P"]
+        invoice_uuids = [p.uuid for p in batch if p.cfdi_type != "P"]
+        complement_uuids = [p.uuid for p in batch if p.cfdi_type == "P"]
+        connection = session.connection()
         known: set[str] = set()
-        if invoice_uuids:
-            known.update(
-                session.scalars(
-                    select(Invoice.uuid).where(
-                        Invoice.business_id == self.owner.id,
-                        Invoice.uuid.in_(invoice_uuids),
+        for table, uuids in (
+            (INVOICE_TABLE, invoice_uuids),
+            (COMPLEMENT_TABLE, complement_uuids),
+        ):
+            if uuids:
+                known.update(
+                    connection.scalars(
+                        select(table.c.uuid).where(
+                            table.c.business_id == self.owner.id,
+                            table.c.uuid.in_(uuids),
+                        )
                     )
                 )
-            )
-        if complement_uuids:
-            known.update(
-                session.scalars(
-                    select(CfdiComplement.uuid).where(
-                        CfdiComplement.business_id == self.owner.id,
-                        CfdiComplement.uuid.in_(complement_uuids),
-                    )
-                )
-            )
 
-        accepted: list[tuple[_Parsed, str]] = []
-        for parsed in batch:
-            cfdi = parsed.cfdi
-            if cfdi.uuid in known:
+        accepted: list[Prepared] = []
+        for item in batch:
+            if item.uuid in known:
                 report.duplicates += 1
                 continue
-            if cfdi.issuer_rfc == self.owner.rfc:
-                direction = Direction.RECEIVABLE
-            elif cfdi.receiver_rfc == self.owner.rfc:
-                direction = Direction.PAYABLE
-            else:
+            if isinstance(item, Foreign):
                 report.rejected += 1
-                report.rejections.append(
-                    Rejection(
-                        parsed.name,
-                        f"no es de este negocio: lo emite {cfdi.issuer_rfc} y lo "
-                        f"recibe {cfdi.receiver_rfc}",
-                    )
-                )
+                report.rejections.append(Rejection(item.name, item.reason))
                 continue
-            known.add(cfdi.uuid)
-            accepted.append((parsed, str(direction)))
+            known.add(item.uuid)
+            accepted.append(item)
         return accepted
 
     def _contacts(
-        self, session: Session, accepted: list[tuple[_Parsed, str]]
+        self, session: Session, accepted: list[Prepared]
     ) -> dict[tuple[str, str], tuple[int, int | None]]:
         """Each counterparty's contact: remembered, found by its key, or created."""
-        wanted: dict[tuple[str, str], tuple[Cfdi, str]] = {}
-        for parsed, direction in accepted:
-            key = _party_key(parsed.cfdi, direction)
+        wanted: dict[tuple[str, str], NewContact] = {}
+        for prepared in accepted:
+            key = prepared.party_key
             if key not in self.contacts and key not in wanted:
-                wanted[key] = (parsed.cfdi, direction)
+                wanted[key] = prepared.party
         if wanted:
             found = session.scalars(
                 select(Contact).where(
@@ -456,130 +410,25 @@ class _Importer:
             business = session.get(Business, self.owner.id)
             assert business is not None
             missing: list[tuple[tuple[str, str], NewContact]] = []
-            for key, (cfdi, direction) in wanted.items():
-                rfc, name, regime, postal_code = _party(cfdi, direction)
+            for key, party in wanted.items():
                 contact = by_key.get(key)
                 if contact is None:
-                    item = NewContact(key[0], rfc, name, regime, postal_code)
-                    missing.append((key, item))
+                    missing.append((key, party))
                     continue
-                contact.tax_regime = contact.tax_regime or regime
-                contact.postal_code = contact.postal_code or postal_code
+                contact.tax_regime = contact.tax_regime or party.tax_regime
+                contact.postal_code = contact.postal_code or party.postal_code
                 self.contacts[key] = (contact.id, contact.terms_days)
             created = create_contacts(
                 session,
                 business=business,
-                new=[item for _, item in missing],
+                new=[party for _, party in missing],
                 now=self.now,
             )
             for (key, _), contact in zip(missing, created, strict=True):
                 self.contacts[key] = (contact.id, contact.terms_days)
         return self.contacts
 
-    def _local_to_utc(self, moment: dt.datetime) -> dt.datetime:
-        return moment.replace(tzinfo=zone(self.owner.timezone)).astimezone(dt.UTC)
-
-    def _invoice_row(
-        self, parsed: _Parsed, direction: str, contact_id: int, terms: int | None
-    ) -> dict[str, Any]:
-        cfdi = parsed.cfdi
-        issue_date = cfdi.issued_at.date()
-        method = (cfdi.payment_method or "PUE")[:3]
-        total = to_money(cfdi.total)
-        settled = cfdi.cfdi_type == "E" or total == 0
-        return {
-            "business_id": self.owner.id,
-            "contact_id": contact_id,
-            "direction": direction,
-            "cfdi_type": cfdi.cfdi_type,
-            "uuid": cfdi.uuid,
-            "series": cfdi.series[:25] if cfdi.series else None,
-            "folio": cfdi.folio[:40] if cfdi.folio else None,
-            "issued_at": self._local_to_utc(cfdi.issued_at),
-            "issue_date": issue_date,
-            "due_date": issue_date
-            if cfdi.cfdi_type == "E"
-            else due_date_for(
-                issue_date=issue_date,
-                payment_method=method,
-                contact_terms=terms,
-                payment_terms_text=cfdi.payment_terms,
-                default_terms=self.owner.default_terms_days,
-            ),
-            "currency": cfdi.currency[:3],
-            "exchange_rate": cfdi.exchange_rate,
-            "subtotal": to_money(cfdi.subtotal),
-            "total": total,
-            # A credit note is a document, not a debt: nothing is owed on it; what
-            # it credits is applied to the invoices it names (see `_apply`).
-            "paid": total if settled else ZERO,
-            "balance": ZERO if settled else total,
-            "payment_method": method,
-            "payment_form": cfdi.payment_form[:2] if cfdi.payment_form else None,
-            "payment_terms": cfdi.payment_terms[:1000] if cfdi.payment_terms else None,
-            "status": InvoiceStatus.PAID if settled else InvoiceStatus.PENDING,
-            "source": InvoiceSource.SAT,
-            "description": cfdi.description,
-            "xml": _text(parsed.data),
-            "created_at": self.now,
-        }
-
-    def _complement_row(
-        self, parsed: _Parsed, direction: str, contact_id: int
-    ) -> dict[str, Any]:
-        return {
-            "business_id": self.owner.id,
-            "contact_id": contact_id,
-            "direction": direction,
-            "uuid": parsed.cfdi.uuid,
-            "issued_at": self._local_to_utc(parsed.cfdi.issued_at),
-            "xml": _text(parsed.data),
-            "created_at": self.now,
-        }
-
-    def _complement_lines(self, parsed: _Parsed, direction: str) -> list[_Line]:
-        return [
-            _Line(
-                kind="P",
-                source_uuid=parsed.cfdi.uuid,
-                line=paid.line,
-                related_uuid=paid.invoice_uuid,
-                direction=direction,
-                amount=to_money(paid.amount),
-                currency=paid.currency,
-                paid_at=self._local_to_utc(paid.paid_at),
-                method=paid.method[:2] if paid.method else None,
-                name=parsed.name,
-            )
-            for paid in parsed.cfdi.payments
-            if paid.amount > 0
-        ]
-
-    def _credit_lines(self, parsed: _Parsed, direction: str) -> list[_Line]:
-        cfdi = parsed.cfdi
-        related = [uuid for kind, uuid in cfdi.related if kind == CREDIT_NOTE_RELATION]
-        # Limitation: only relation 01 (a credit note on the related invoices)
-        # moves a balance; returns (03) and advances (07) are kept as documents,
-        # because their effect depends on agreements the XML does not state.
-        method = cfdi.payment_form if cfdi.payment_form not in (None, "99") else None
-        return [
-            _Line(
-                kind="E",
-                source_uuid=cfdi.uuid,
-                line=number,
-                related_uuid=uuid,
-                direction=direction,
-                amount=to_money(cfdi.total),
-                currency=cfdi.currency[:3],
-                paid_at=self._local_to_utc(cfdi.issued_at),
-                method=(method or CREDIT_NOTE_METHOD)[:2],
-                name=parsed.name,
-            )
-            for number, uuid in enumerate(related, start=1)
-            if cfdi.total > 0
-        ]
-
-    def _waiting_for(self, session: Session, uuids: list[str]) -> list[_Line]:
+    def _waiting_for(self, session: Session, uuids: list[str]) -> list[PaymentLine]:
         """Stored payments naming any of these invoices, with credit-note siblings."""
         if not uuids:
             return []
@@ -607,7 +456,7 @@ class _Importer:
                 if r.id not in seen
             )
         return [
-            _Line(
+            PaymentLine(
                 kind=row.kind,
                 source_uuid=row.source_uuid,
                 line=row.line,
@@ -623,7 +472,7 @@ class _Importer:
             for row in rows
         ]
 
-    def _apply(self, session: Session, lines: list[_Line], tally: _Tally) -> None:
+    def _apply(self, session: Session, lines: list[PaymentLine], tally: _Tally) -> None:
         """Apply each payment whose invoice is here, through the money rules in one
         batch: complements first, then credit notes, each in its order. The others
         keep waiting for their invoice."""
@@ -633,8 +482,8 @@ class _Importer:
             now=self.now,
             keys=[(self.owner.id, x.key) for x in lines if x.related_uuid in targets],
         )
-        waiting: list[_Line] = []
-        notes: dict[str, list[_Line]] = {}
+        waiting: list[PaymentLine] = []
+        notes: dict[str, list[PaymentLine]] = {}
         for line in sorted(lines, key=lambda x: (x.source_uuid, x.line)):
             if line.kind == "E":
                 notes.setdefault(line.source_uuid, []).append(line)
@@ -710,7 +559,7 @@ class _Importer:
     def _credit(
         self,
         batch: PaymentBatch,
-        group: list[_Line],
+        group: list[PaymentLine],
         targets: dict[str, _Target],
         tally: _Tally,
     ) -> None:
@@ -737,7 +586,7 @@ class _Importer:
     def _pay(
         self,
         batch: PaymentBatch,
-        line: _Line,
+        line: PaymentLine,
         target: _Target,
         amount: Decimal,
         tally: _Tally,
@@ -772,7 +621,7 @@ class _Importer:
         )
         return ZERO
 
-    def _mismatch(self, line: _Line, target: _Target) -> str | None:
+    def _mismatch(self, line: PaymentLine, target: _Target) -> str | None:
         if target.direction != line.direction:
             return "la factura es de la otra parte (por cobrar contra por pagar)"
         if target.cfdi_type != "I":
@@ -782,7 +631,7 @@ class _Importer:
         return None
 
     def _keep_waiting(
-        self, session: Session, lines: list[_Line], tally: _Tally
+        self, session: Session, lines: list[PaymentLine], tally: _Tally
     ) -> None:
         """Store the payments not stored yet, to apply when their invoice comes."""
         rows = [
@@ -808,32 +657,3 @@ class _Importer:
         for line in lines:
             if line.stored_id is None:
                 tally.pending_added[line.key] = line.name
-
-
-def _party_key(cfdi: Cfdi, direction: str) -> tuple[str, str]:
-    rfc, name, _, _ = _party(cfdi, direction)
-    kind = (
-        ContactKind.CUSTOMER
-        if direction == Direction.RECEIVABLE
-        else ContactKind.SUPPLIER
-    )
-    return str(kind), match_key(rfc, name)
-
-
-def _party(cfdi: Cfdi, direction: str) -> tuple[str, str, str | None, str | None]:
-    """The other side's RFC, name, tax regime and postal code."""
-    if direction == Direction.RECEIVABLE:
-        return (
-            cfdi.receiver_rfc,
-            cfdi.receiver_name,
-            cfdi.receiver_regime,
-            cfdi.receiver_postal_code,
-        )
-    # Limitation: a CFDI carries the issuer's tax regime but not its fiscal
-    # address (LugarExpedicion is where it was issued), so suppliers get no postal
-    # code from the import.
-    return cfdi.issuer_rfc, cfdi.issuer_name, cfdi.issuer_regime, None
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8-sig", errors="replace")
