@@ -20,8 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows.audit import audit
 from flows.business import NewContact, create_contacts
+from flows.cfdi.bulk import Row
 from flows.cfdi.extract import read_cfdi
-from flows.cfdi.prepare import Foreign, Owner, PaymentLine, Prepared, due_date, prepare
+from flows.cfdi.prepare import (
+    Foreign,
+    Inserts,
+    Owner,
+    PaymentLine,
+    Prepared,
+    due_date,
+    prepare,
+)
 from flows.cfdi.sources import (
     Source,
     can_read_in_child,
@@ -152,12 +161,13 @@ def import_sources(
         owner = Owner(
             business.id, business.rfc, business.timezone, business.default_terms_days
         )
-    importer = _Importer(session_factory, owner, now, actor, channel)
+        inserts = Inserts.for_dialect(session.get_bind().dialect)
+    importer = _Importer(session_factory, owner, inserts, now, actor, channel)
 
-    if read_ahead and can_read_in_child():
-        documents = read_in_child(lambda: _read_documents(sources, owner, now))
-    else:
-        documents = _read_documents(sources, owner, now)
+    def read() -> Generator[_Read]:
+        return _read_documents(sources, owner=owner, inserts=inserts, now=now)
+
+    documents = read_in_child(read) if read_ahead and can_read_in_child() else read()
     batch: list[Prepared | Foreign] = []
     try:
         for item in documents:
@@ -179,7 +189,7 @@ def import_sources(
 
 
 def _read_documents(
-    sources: Iterable[Source], owner: Owner, now: dt.datetime
+    sources: Iterable[Source], *, owner: Owner, inserts: Inserts, now: dt.datetime
 ) -> Generator[_Read]:
     """Each document read, parsed and prepared, or why it could not be."""
     for document in iter_documents(sources):
@@ -191,7 +201,9 @@ def _read_documents(
         except InvalidInput as exc:
             yield Rejection(document.name, exc.message)
             continue
-        yield prepare(document.name, cfdi, document.data, owner, now)
+        yield prepare(
+            document.name, cfdi, document.data, owner=owner, inserts=inserts, now=now
+        )
 
 
 def _tick(progress: Progress | None, count: int) -> None:
@@ -206,12 +218,14 @@ class _Importer:
         self,
         factory: sessionmaker[Session],
         owner: Owner,
+        inserts: Inserts,
         now: dt.datetime,
         actor: str,
         channel: str,
     ) -> None:
         self.factory = factory
         self.owner = owner
+        self.inserts = inserts
         self.now = now
         self.actor = actor
         self.channel = channel
@@ -314,25 +328,29 @@ class _Importer:
             return
 
         contacts = self._contacts(session, accepted)
-        invoice_rows: list[dict[str, Any]] = []
-        complement_rows: list[dict[str, Any]] = []
+        invoices, complements = self.inserts.invoices, self.inserts.complements
+        invoice_rows: list[Row] = []
+        complement_rows: list[Row] = []
+        new_invoices: list[str] = []
         lines: list[PaymentLine] = []
         for prepared in accepted:
             contact_id, terms = contacts[prepared.party_key]
             row = prepared.row
-            row["contact_id"] = contact_id
             if prepared.cfdi_type == "P":
+                complements.put(row, "contact_id", contact_id)
                 complement_rows.append(row)
                 report.complements += 1
             else:
+                invoices.put(row, "contact_id", contact_id)
                 if terms is not None:
-                    row["due_date"] = due_date(
-                        row,
-                        terms_text=prepared.terms_text,
+                    due = due_date(
+                        prepared,
                         contact_terms=terms,
                         default_terms=self.owner.default_terms_days,
                     )
+                    invoices.put(row, "due_date", due)
                 invoice_rows.append(row)
+                new_invoices.append(prepared.uuid)
                 if prepared.cfdi_type == "E":
                     report.credit_notes += 1
                 elif prepared.direction == Direction.RECEIVABLE:
@@ -341,15 +359,12 @@ class _Importer:
                     report.payables += 1
             lines.extend(prepared.lines)
             report.imported += 1
-        # Plain executemany, not the ORM's unit of work: nothing here needs the
-        # objects back, and it is several times faster for thousands of rows.
+        # The driver's executemany with rows rendered where they were read: no ORM,
+        # and no work per row here.
         connection = session.connection()
-        if invoice_rows:
-            connection.execute(insert(INVOICE_TABLE), invoice_rows)
-        if complement_rows:
-            connection.execute(insert(COMPLEMENT_TABLE), complement_rows)
+        invoices.execute(connection, invoice_rows)
+        complements.execute(connection, complement_rows)
 
-        new_invoices = [row["uuid"] for row in invoice_rows]
         lines.extend(self._waiting_for(session, new_invoices))
         if lines:
             self._apply(session, lines, tally)

@@ -8,15 +8,26 @@ the process that stores only finds contacts and writes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Dialect, Table
+
 from flows.business import NewContact
+from flows.cfdi.bulk import BulkInsert, Row
 from flows.cfdi.extract import Cfdi
 from flows.fmt import match_key, to_money, zone
 from flows.money import due_date_for
-from storage.models import ContactKind, Direction, InvoiceSource, InvoiceStatus
+from storage.models import (
+    CfdiComplement,
+    ContactKind,
+    Direction,
+    Invoice,
+    InvoiceSource,
+    InvoiceStatus,
+)
 
 ZERO = Decimal("0.00")
 # A credit note reduces the invoices it names when related as "01" (nota de crédito
@@ -24,6 +35,44 @@ ZERO = Decimal("0.00")
 CREDIT_NOTE_RELATION = "01"
 # The payment form for a credit note that names none: 15, condonación.
 CREDIT_NOTE_METHOD = "15"
+
+INVOICE_TABLE: Table = Invoice.__table__  # type: ignore[assignment]
+COMPLEMENT_TABLE: Table = CfdiComplement.__table__  # type: ignore[assignment]
+INVOICE_COLUMNS = (
+    "business_id",
+    "contact_id",
+    "direction",
+    "cfdi_type",
+    "uuid",
+    "series",
+    "folio",
+    "issued_at",
+    "issue_date",
+    "due_date",
+    "currency",
+    "exchange_rate",
+    "subtotal",
+    "total",
+    "paid",
+    "balance",
+    "payment_method",
+    "payment_form",
+    "payment_terms",
+    "status",
+    "source",
+    "description",
+    "xml",
+    "created_at",
+)
+COMPLEMENT_COLUMNS = (
+    "business_id",
+    "contact_id",
+    "direction",
+    "uuid",
+    "issued_at",
+    "xml",
+    "created_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +85,22 @@ class Owner:
     default_terms_days: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class Inserts:
+    """The import's INSERTs, compiled for the database it writes to."""
+
+    invoices: BulkInsert
+    complements: BulkInsert
+
+    @classmethod
+    def for_dialect(cls, dialect: Dialect) -> Inserts:
+        return cls(
+            BulkInsert(INVOICE_TABLE, INVOICE_COLUMNS, dialect),
+            BulkInsert(COMPLEMENT_TABLE, COMPLEMENT_COLUMNS, dialect),
+        )
+
+
+@dataclass
 class PaymentLine:
     """A payment a complement or credit note makes to one invoice, by its UUID."""
 
@@ -57,13 +121,14 @@ class PaymentLine:
         return f"cfdi-{self.kind.lower()}:{self.source_uuid}:{self.line}"
 
 
-@dataclass(slots=True)
+@dataclass
 class Prepared:
     """A CFDI of the business, ready to store once its contact is known.
 
     `row` is its `invoice` row (types I and E) or `cfdi_complement` row (type P),
-    without `contact_id`; an invoice's due date counts from the CFDI's terms or the
-    business's, and is worked out again if the contact has terms of its own.
+    rendered for the driver (see `Inserts`) and still without `contact_id`. An
+    invoice's due date counts from the CFDI's terms or the business's; with a
+    contact's own terms it is worked out again (`due_date`).
     """
 
     name: str
@@ -72,7 +137,9 @@ class Prepared:
     direction: str
     party: NewContact
     party_key: tuple[str, str]
-    row: dict[str, Any]
+    row: Row
+    issue_date: dt.date
+    payment_method: str | None
     terms_text: str | None
     lines: list[PaymentLine] = field(default_factory=list)
 
@@ -88,9 +155,15 @@ class Foreign:
 
 
 def prepare(
-    name: str, cfdi: Cfdi, data: bytes, owner: Owner, now: dt.datetime
+    name: str,
+    cfdi: Cfdi,
+    data: bytes,
+    *,
+    owner: Owner,
+    inserts: Inserts,
+    now: dt.datetime,
 ) -> Prepared | Foreign:
-    """The rows and payments of one parsed CFDI, as `owner` books it."""
+    """The row and payments of one parsed CFDI, as `owner` books it."""
     if cfdi.issuer_rfc == owner.rfc:
         direction = str(Direction.RECEIVABLE)
     elif cfdi.receiver_rfc == owner.rfc:
@@ -104,64 +177,79 @@ def prepare(
             f"{cfdi.receiver_rfc}",
         )
 
-    party = _party(cfdi, direction)
-    prepared = Prepared(
-        name=name,
-        uuid=cfdi.uuid,
-        cfdi_type=cfdi.cfdi_type,
-        direction=direction,
-        party=party,
-        party_key=(party.kind, match_key(party.rfc, party.name)),
-        row={},
-        terms_text=cfdi.payment_terms,
-    )
     local = zone(owner.timezone)
+    lines: list[PaymentLine] = []
     if cfdi.cfdi_type == "P":
-        prepared.row = _complement_row(cfdi, data, direction, owner, local, now)
-        prepared.lines = _complement_lines(name, cfdi, direction, local)
+        row = inserts.complements.render(
+            _complement_row(cfdi, data, direction, owner, local, now)
+        )
+        lines = _complement_lines(name, cfdi, direction, local)
     else:
-        prepared.row = _invoice_row(cfdi, data, direction, owner, local, now)
+        row = inserts.invoices.render(
+            _invoice_row(cfdi, data, direction, owner, local, now)
+        )
         if cfdi.cfdi_type == "E":
-            prepared.lines = _credit_lines(name, cfdi, direction, local)
-    return prepared
-
-
-def due_date(
-    row: dict[str, Any],
-    *,
-    terms_text: str | None,
-    contact_terms: int | None,
-    default_terms: int,
-) -> dt.date:
-    """An invoice row's due date under the contract's rule (see `due_date_for`);
-    a credit note's is its issue date."""
-    issue_date: dt.date = row["issue_date"]
-    if row["cfdi_type"] == "E":
-        return issue_date
-    return due_date_for(
-        issue_date=issue_date,
-        payment_method=row["payment_method"],
-        contact_terms=contact_terms,
-        payment_terms_text=terms_text,
-        default_terms=default_terms,
-    )
-
-
-def _party(cfdi: Cfdi, direction: str) -> NewContact:
-    """The other side: the customer who receives it, or the supplier who issues it."""
+            lines = _credit_lines(name, cfdi, direction, local)
     if direction == Direction.RECEIVABLE:
-        return NewContact(
-            str(ContactKind.CUSTOMER),
+        party, key = _party(
+            ContactKind.CUSTOMER,
             cfdi.receiver_rfc,
             cfdi.receiver_name,
             cfdi.receiver_regime,
             cfdi.receiver_postal_code,
         )
-    # Limitation: a CFDI carries the issuer's tax regime but not its fiscal
-    # address (LugarExpedicion is where it was issued), so suppliers get no postal
-    # code from the import.
-    return NewContact(
-        str(ContactKind.SUPPLIER), cfdi.issuer_rfc, cfdi.issuer_name, cfdi.issuer_regime
+    else:
+        # Limitation: a CFDI carries the issuer's tax regime but not its fiscal
+        # address (LugarExpedicion is where it was issued), so suppliers get no
+        # postal code from the import.
+        party, key = _party(
+            ContactKind.SUPPLIER,
+            cfdi.issuer_rfc,
+            cfdi.issuer_name,
+            cfdi.issuer_regime,
+            None,
+        )
+    return Prepared(
+        name=name,
+        uuid=cfdi.uuid,
+        cfdi_type=cfdi.cfdi_type,
+        direction=direction,
+        party=party,
+        party_key=key,
+        row=row,
+        issue_date=cfdi.issued_at.date(),
+        payment_method=cfdi.payment_method,
+        terms_text=cfdi.payment_terms,
+        lines=lines,
+    )
+
+
+def due_date(
+    prepared: Prepared, *, contact_terms: int | None, default_terms: int
+) -> dt.date:
+    """An invoice's due date under the contract's rule (see `due_date_for`); a
+    credit note's is its issue date."""
+    if prepared.cfdi_type == "E":
+        return prepared.issue_date
+    return due_date_for(
+        issue_date=prepared.issue_date,
+        payment_method=(prepared.payment_method or "PUE")[:3],
+        contact_terms=contact_terms,
+        payment_terms_text=prepared.terms_text,
+        default_terms=default_terms,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _party(
+    kind: str, rfc: str, name: str, regime: str | None, postal_code: str | None
+) -> tuple[NewContact, tuple[str, str]]:
+    """The other side and the key it is found by. A business deals with few
+    counterparties many times: one object each, which also pickles once per
+    chunk sent from the reader process."""
+    return NewContact(str(kind), rfc, name, regime, postal_code), (
+        str(kind),
+        match_key(rfc, name),
     )
 
 
@@ -173,17 +261,29 @@ def _invoice_row(
     local: dt.tzinfo,
     now: dt.datetime,
 ) -> dict[str, Any]:
+    issue_date = cfdi.issued_at.date()
+    method = (cfdi.payment_method or "PUE")[:3]
     total = to_money(cfdi.total)
     settled = cfdi.cfdi_type == "E" or total == 0
-    row = {
+    return {
         "business_id": owner.id,
+        "contact_id": None,
         "direction": direction,
         "cfdi_type": cfdi.cfdi_type,
         "uuid": cfdi.uuid,
         "series": cfdi.series[:25] if cfdi.series else None,
         "folio": cfdi.folio[:40] if cfdi.folio else None,
         "issued_at": _utc(cfdi.issued_at, local),
-        "issue_date": cfdi.issued_at.date(),
+        "issue_date": issue_date,
+        "due_date": issue_date
+        if cfdi.cfdi_type == "E"
+        else due_date_for(
+            issue_date=issue_date,
+            payment_method=method,
+            contact_terms=None,
+            payment_terms_text=cfdi.payment_terms,
+            default_terms=owner.default_terms_days,
+        ),
         "currency": cfdi.currency[:3],
         "exchange_rate": cfdi.exchange_rate,
         "subtotal": to_money(cfdi.subtotal),
@@ -192,7 +292,7 @@ def _invoice_row(
         # credits is applied to the invoices it names, as payments.
         "paid": total if settled else ZERO,
         "balance": ZERO if settled else total,
-        "payment_method": (cfdi.payment_method or "PUE")[:3],
+        "payment_method": method,
         "payment_form": cfdi.payment_form[:2] if cfdi.payment_form else None,
         "payment_terms": cfdi.payment_terms[:1000] if cfdi.payment_terms else None,
         "status": str(InvoiceStatus.PAID if settled else InvoiceStatus.PENDING),
@@ -201,13 +301,6 @@ def _invoice_row(
         "xml": _text(data),
         "created_at": now,
     }
-    row["due_date"] = due_date(
-        row,
-        terms_text=cfdi.payment_terms,
-        contact_terms=None,
-        default_terms=owner.default_terms_days,
-    )
-    return row
 
 
 def _complement_row(
@@ -220,6 +313,7 @@ def _complement_row(
 ) -> dict[str, Any]:
     return {
         "business_id": owner.id,
+        "contact_id": None,
         "direction": direction,
         "uuid": cfdi.uuid,
         "issued_at": _utc(cfdi.issued_at, local),
@@ -281,4 +375,5 @@ def _utc(moment: dt.datetime, local: dt.tzinfo) -> dt.datetime:
 
 
 def _text(data: bytes) -> str:
-    return data.decode("utf-8-sig", errors="replace")
+    """The document as text, without a byte order mark."""
+    return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
