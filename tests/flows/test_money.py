@@ -10,7 +10,11 @@ import pytest
 from flows.errors import MoneyRuleViolation
 from flows.money import (
     Allocation,
+    OpenInvoice,
+    Payer,
+    PaymentBatch,
     PaymentRequest,
+    PlannedPayment,
     cancel_invoice,
     due_date_for,
     propose_allocation,
@@ -20,7 +24,13 @@ from flows.money import (
     terms_from_text,
 )
 from storage import repo
-from storage.models import AuditEvent, InvoiceStatus, Payment, PaymentAllocation
+from storage.models import (
+    AuditEvent,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    PaymentAllocation,
+)
 from tests.builders import NOW, make_business, make_contact, make_invoice
 from tests.conftest import Db
 
@@ -284,3 +294,55 @@ def test_idempotent_replays_in_and_across_batches(db: Db) -> None:
         assert isinstance(refused, MoneyRuleViolation)
         assert isinstance(taken, Payment) and taken.amount == Decimal("50.00")
         assert inv.balance == Decimal("500.00")
+
+
+def test_a_payment_batch_checks_against_running_balances_and_writes_once(
+    db: Db,
+) -> None:
+    """What a bulk caller (the CFDI import) sees: balances as the payments before
+    leave them, nothing stored before `write`, and the invoices the session holds
+    brought up to date."""
+    with db.session() as s, s.begin():
+        acme = make_contact(s, make_business(s))
+        inv = make_invoice(s, acme, total="1000.00")
+        batch = PaymentBatch(s, now=NOW, keys=[(acme.business_id, "x1")])
+        state, payer = OpenInvoice.of(inv), Payer.of(acme)
+
+        def add(amount: str, key: str) -> object:
+            return batch.add(
+                payer=payer,
+                amount=Decimal(amount),
+                currency="MXN",
+                paid_at=NOW,
+                allocations=[(state, Decimal(amount))],
+                source="sat",
+                actor="import",
+                channel="cli",
+                idempotency_key=key,
+            )
+
+        first = add("600", "x1")
+        refused = add("600", "x2")
+        again = add("600", "x1")
+        last = add("400", "x3")
+        assert isinstance(refused, MoneyRuleViolation)
+        assert "400.00" in refused.message
+        assert again is first and isinstance(last, PlannedPayment)
+        assert state.balance == Decimal("0.00") and state.status == InvoiceStatus.PAID
+        assert s.query(Payment).count() == 0
+        assert inv.balance == Decimal("1000.00")
+
+        batch.write()
+        assert inv.balance == Decimal("0.00") and inv.status == InvoiceStatus.PAID
+        assert inv not in s.dirty
+        invoice_id = inv.id
+
+    with db.session() as s:
+        stored = s.get(Invoice, invoice_id)
+        assert stored is not None and stored.paid == Decimal("1000.00")
+        allocations = s.query(PaymentAllocation).order_by(PaymentAllocation.id).all()
+        assert [(a.partial_number, a.previous_balance) for a in allocations] == [
+            (1, Decimal("1000.00")),
+            (2, Decimal("400.00")),
+        ]
+        assert s.query(AuditEvent).filter_by(action="payment.recorded").count() == 2

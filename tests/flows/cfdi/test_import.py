@@ -10,12 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from flows.cfdi import ImportReport, import_sources
+from flows.webhooks_out import add_endpoint
 from storage import repo
 from storage.models import (
+    Business,
     CfdiComplement,
     CfdiPendingPayment,
     Contact,
     Invoice,
+    OutboundMessage,
     Payment,
     PaymentAllocation,
 )
@@ -388,3 +391,65 @@ def test_complements_and_notes_on_one_invoice_in_one_batch(db: Db) -> None:
         ("p1.xml", payment(uuid=first, paid=[Paid(target, "500.00")])),
     )
     assert again.duplicates == 1 and again.payments_applied == 0
+
+
+def test_a_credit_note_on_two_invoices_is_shared_in_order(db: Db) -> None:
+    """Each invoice takes up to its balance as the payments before the note leave
+    it; what is left of the note is a warning."""
+    business_id = _business(db)
+    first, second = new_uuid(), new_uuid()
+    report = _import(
+        db,
+        business_id,
+        ("f1.xml", invoice(uuid=first, total="1160.00", folio="1")),
+        ("f2.xml", invoice(uuid=second, total="580.00", folio="2")),
+        ("p.xml", payment(paid=[Paid(first, "1000.00")])),
+        ("nc.xml", credit_note(related=[first, second], total="1000.00")),
+    )
+
+    assert report.payments_applied == 3, report.warnings
+    assert _invoice(db, first).balance == Decimal("0.00")
+    assert _invoice(db, second).status == "paid"
+    [leftover] = report.warnings
+    assert "$260.00 sin aplicar" in leftover.reason
+    with db.session() as s:
+        shares = s.execute(
+            select(PaymentAllocation.amount).order_by(PaymentAllocation.id)
+        ).scalars()
+        assert list(shares) == [
+            Decimal("1000.00"),
+            Decimal("160.00"),
+            Decimal("580.00"),
+        ]
+
+
+def test_a_business_with_a_webhook_hears_of_imported_payments(db: Db) -> None:
+    business_id = _business(db)
+    with db.session() as s, s.begin():
+        business = s.get(Business, business_id)
+        assert business is not None
+        add_endpoint(
+            s,
+            business=business,
+            url="https://erp.example/hooks",
+            events=None,
+            actor="cli",
+            channel="cli",
+            now=NOW,
+        )
+    target, other = new_uuid(), new_uuid()
+
+    _import(
+        db,
+        business_id,
+        ("f1.xml", invoice(uuid=target, total="1160.00")),
+        ("f2.xml", invoice(uuid=other, total="1160.00")),
+        ("p.xml", payment(paid=[Paid(target, "1160.00"), Paid(other, "100.00")])),
+    )
+
+    with db.session() as s:
+        rows = s.scalars(
+            select(OutboundMessage).where(OutboundMessage.channel == "webhook")
+        )
+        events = sorted(r.payload["event"] for r in rows)
+    assert events == ["invoice.paid", "payment.recorded", "payment.recorded"]
