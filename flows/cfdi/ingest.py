@@ -22,15 +22,7 @@ from flows.audit import audit
 from flows.business import NewContact, create_contacts
 from flows.cfdi.bulk import Row
 from flows.cfdi.extract import read_cfdi
-from flows.cfdi.prepare import (
-    Foreign,
-    Inserts,
-    Owner,
-    PaymentLine,
-    Prepared,
-    due_date,
-    prepare,
-)
+from flows.cfdi.prepare import Foreign, Inserts, Owner, PaymentLine, Prepared, prepare
 from flows.cfdi.sources import (
     Source,
     can_read_in_child,
@@ -158,8 +150,17 @@ def import_sources(
         business = session.get(Business, business_id)
         if business is None:
             raise NotFound("No existe ese negocio.")
+        terms = session.execute(
+            select(Contact.kind, Contact.match_key, Contact.terms_days).where(
+                Contact.business_id == business.id, Contact.terms_days.is_not(None)
+            )
+        )
         owner = Owner(
-            business.id, business.rfc, business.timezone, business.default_terms_days
+            business.id,
+            business.rfc,
+            business.timezone,
+            business.default_terms_days,
+            {(kind, key): days for kind, key, days in terms if days is not None},
         )
         inserts = Inserts.for_dialect(session.get_bind().dialect)
     importer = _Importer(session_factory, owner, inserts, now, actor, channel)
@@ -230,8 +231,8 @@ class _Importer:
         self.actor = actor
         self.channel = channel
         self.report = ImportReport()
-        # (kind, match key) -> (contact id, contact terms): contacts seen this run.
-        self.contacts: dict[tuple[str, str], tuple[int, int | None]] = {}
+        # (kind, match key) -> contact id: contacts seen this run.
+        self.contacts: dict[tuple[str, str], int] = {}
         # Payments named this run still waiting for their invoice: key -> file name.
         self.pending: dict[str, str] = {}
 
@@ -334,7 +335,7 @@ class _Importer:
         new_invoices: list[str] = []
         lines: list[PaymentLine] = []
         for prepared in accepted:
-            contact_id, terms = contacts[prepared.party_key]
+            contact_id = contacts[prepared.party_key]
             row = prepared.row
             if prepared.cfdi_type == "P":
                 complements.put(row, "contact_id", contact_id)
@@ -342,13 +343,6 @@ class _Importer:
                 report.complements += 1
             else:
                 invoices.put(row, "contact_id", contact_id)
-                if terms is not None:
-                    due = due_date(
-                        prepared,
-                        contact_terms=terms,
-                        default_terms=self.owner.default_terms_days,
-                    )
-                    invoices.put(row, "due_date", due)
                 invoice_rows.append(row)
                 new_invoices.append(prepared.uuid)
                 if prepared.cfdi_type == "E":
@@ -407,7 +401,7 @@ class _Importer:
 
     def _contacts(
         self, session: Session, accepted: list[Prepared]
-    ) -> dict[tuple[str, str], tuple[int, int | None]]:
+    ) -> dict[tuple[str, str], int]:
         """Each counterparty's contact: remembered, found by its key, or created."""
         wanted: dict[tuple[str, str], NewContact] = {}
         for prepared in accepted:
@@ -432,7 +426,7 @@ class _Importer:
                     continue
                 contact.tax_regime = contact.tax_regime or party.tax_regime
                 contact.postal_code = contact.postal_code or party.postal_code
-                self.contacts[key] = (contact.id, contact.terms_days)
+                self.contacts[key] = contact.id
             created = create_contacts(
                 session,
                 business=business,
@@ -440,7 +434,7 @@ class _Importer:
                 now=self.now,
             )
             for (key, _), contact in zip(missing, created, strict=True):
-                self.contacts[key] = (contact.id, contact.terms_days)
+                self.contacts[key] = contact.id
         return self.contacts
 
     def _waiting_for(self, session: Session, uuids: list[str]) -> list[PaymentLine]:

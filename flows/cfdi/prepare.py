@@ -77,12 +77,17 @@ COMPLEMENT_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """The business importing: what telling its CFDIs apart and dating them needs."""
+    """The business importing: what telling its CFDIs apart and dating them needs.
+
+    `contact_terms` are the payment terms of its contacts that have their own, by
+    (kind, match key), as they were when the import started.
+    """
 
     id: int
     rfc: str
     timezone: str
     default_terms_days: int
+    contact_terms: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +131,7 @@ class Prepared:
     """A CFDI of the business, ready to store once its contact is known.
 
     `row` is its `invoice` row (types I and E) or `cfdi_complement` row (type P),
-    rendered for the driver (see `Inserts`) and still without `contact_id`. An
-    invoice's due date counts from the CFDI's terms or the business's; with a
-    contact's own terms it is worked out again (`due_date`).
+    rendered for the driver (see `Inserts`) and still without `contact_id`.
     """
 
     name: str
@@ -138,10 +141,7 @@ class Prepared:
     party: NewContact
     party_key: tuple[str, str]
     row: Row
-    issue_date: dt.date
-    payment_method: str | None
-    terms_text: str | None
-    lines: list[PaymentLine] = field(default_factory=list)
+    lines: list[PaymentLine]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,19 +177,6 @@ def prepare(
             f"{cfdi.receiver_rfc}",
         )
 
-    local = zone(owner.timezone)
-    lines: list[PaymentLine] = []
-    if cfdi.cfdi_type == "P":
-        row = inserts.complements.render(
-            _complement_row(cfdi, data, direction, owner, local, now)
-        )
-        lines = _complement_lines(name, cfdi, direction, local)
-    else:
-        row = inserts.invoices.render(
-            _invoice_row(cfdi, data, direction, owner, local, now)
-        )
-        if cfdi.cfdi_type == "E":
-            lines = _credit_lines(name, cfdi, direction, local)
     if direction == Direction.RECEIVABLE:
         party, key = _party(
             ContactKind.CUSTOMER,
@@ -209,6 +196,19 @@ def prepare(
             cfdi.issuer_regime,
             None,
         )
+
+    local = zone(owner.timezone)
+    lines: list[PaymentLine] = []
+    if cfdi.cfdi_type == "P":
+        values = _complement_row(cfdi, data, direction, owner, local, now)
+        row = inserts.complements.render(values)
+        lines = _complement_lines(name, cfdi, direction, local)
+    else:
+        terms = owner.contact_terms.get(key)
+        values = _invoice_row(cfdi, data, direction, owner, terms, local, now)
+        row = inserts.invoices.render(values)
+        if cfdi.cfdi_type == "E":
+            lines = _credit_lines(name, cfdi, direction, local)
     return Prepared(
         name=name,
         uuid=cfdi.uuid,
@@ -217,26 +217,7 @@ def prepare(
         party=party,
         party_key=key,
         row=row,
-        issue_date=cfdi.issued_at.date(),
-        payment_method=cfdi.payment_method,
-        terms_text=cfdi.payment_terms,
         lines=lines,
-    )
-
-
-def due_date(
-    prepared: Prepared, *, contact_terms: int | None, default_terms: int
-) -> dt.date:
-    """An invoice's due date under the contract's rule (see `due_date_for`); a
-    credit note's is its issue date."""
-    if prepared.cfdi_type == "E":
-        return prepared.issue_date
-    return due_date_for(
-        issue_date=prepared.issue_date,
-        payment_method=(prepared.payment_method or "PUE")[:3],
-        contact_terms=contact_terms,
-        payment_terms_text=prepared.terms_text,
-        default_terms=default_terms,
     )
 
 
@@ -258,6 +239,7 @@ def _invoice_row(
     data: bytes,
     direction: str,
     owner: Owner,
+    contact_terms: int | None,
     local: dt.tzinfo,
     now: dt.datetime,
 ) -> dict[str, Any]:
@@ -280,7 +262,7 @@ def _invoice_row(
         else due_date_for(
             issue_date=issue_date,
             payment_method=method,
-            contact_terms=None,
+            contact_terms=contact_terms,
             payment_terms_text=cfdi.payment_terms,
             default_terms=owner.default_terms_days,
         ),
