@@ -146,23 +146,7 @@ def import_sources(
     stores a batch; they still arrive in their order, so the result is the same
     either way.
     """
-    with session_factory() as session:
-        business = session.get(Business, business_id)
-        if business is None:
-            raise NotFound("No existe ese negocio.")
-        terms = session.execute(
-            select(Contact.kind, Contact.match_key, Contact.terms_days).where(
-                Contact.business_id == business.id, Contact.terms_days.is_not(None)
-            )
-        )
-        owner = Owner(
-            business.id,
-            business.rfc,
-            business.timezone,
-            business.default_terms_days,
-            {(kind, key): days for kind, key, days in terms if days is not None},
-        )
-        inserts = Inserts.for_dialect(session.get_bind().dialect)
+    owner, inserts = _owner(session_factory, business_id)
     importer = _Importer(session_factory, owner, inserts, now, actor, channel)
 
     def read() -> Generator[_Read]:
@@ -187,6 +171,30 @@ def import_sources(
         importer.store(batch)
         _tick(progress, len(batch))
     return importer.finish()
+
+
+def _owner(
+    session_factory: sessionmaker[Session], business_id: int
+) -> tuple[Owner, Inserts]:
+    """The business as preparing its documents needs it, and the INSERTs compiled
+    for its database."""
+    with session_factory() as session:
+        business = session.get(Business, business_id)
+        if business is None:
+            raise NotFound("No existe ese negocio.")
+        terms = session.execute(
+            select(Contact.kind, Contact.match_key, Contact.terms_days).where(
+                Contact.business_id == business.id, Contact.terms_days.is_not(None)
+            )
+        )
+        owner = Owner(
+            business.id,
+            business.rfc,
+            business.timezone,
+            business.default_terms_days,
+            {(kind, key): days for kind, key, days in terms if days is not None},
+        )
+        return owner, Inserts.for_dialect(session.get_bind().dialect)
 
 
 def _read_documents(
