@@ -1,8 +1,11 @@
 """How fast `import-cfdi` runs next to a bare lxml parse of the same files; memory.
 
     python bench/import_cfdi.py [--n 10000] [--database-url URL] [--keep DIR]
+                                [--phases]
 
 With --keep, the documents stay in DIR and a later run with the same N reuses them.
+With --phases, each step of the import is also timed alone, to show where the time
+goes on each side of the two processes.
 
 Generates N realistic CFDI 4.0 documents (PPD and PUE invoices to ~200 customers,
 supplier invoices, credit notes and Pagos 2.0 complements), writes them as files
@@ -13,9 +16,11 @@ PostgreSQL database given is wiped). Memory is measured for N and 2N documents.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import os
+import pickle
 import random
 import shutil
 import sys
@@ -23,7 +28,7 @@ import tempfile
 import time
 import tracemalloc
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,9 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from flows.business import create_business  # noqa: E402
-from flows.cfdi import ImportReport, import_sources  # noqa: E402
+from flows.cfdi import ImportReport, import_sources, iter_documents  # noqa: E402
+from flows.cfdi.extract import read_cfdi  # noqa: E402
+from flows.cfdi.prepare import Inserts, Owner, prepare  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
-from storage.models import Base  # noqa: E402
+from storage.models import Base, Business  # noqa: E402
 from tests.cfdi_factory import (  # noqa: E402
     BUSINESS,
     Paid,
@@ -183,6 +190,64 @@ def timed_import(
     return elapsed, report
 
 
+def phases(url: str | None, workdir: Path, folder: Path) -> dict[str, float]:
+    """Seconds each step of an import takes alone, in one process: the reader's
+    (read, parse, fields, prepare, pickle) and the writer's (unpickle, store). In
+    the real import the two sides run at the same time, in two processes."""
+    factory, business_id = fresh_database(url, workdir, "phases")
+    with factory() as session:
+        business = session.get(Business, business_id)
+        assert business is not None
+        owner = Owner(
+            business.id, business.rfc, business.timezone, business.default_terms_days
+        )
+        inserts = Inserts.for_dialect(session.get_bind().dialect)
+    took: dict[str, float] = {}
+
+    with _timed(took, "read files"):
+        documents = list(iter_documents([folder]))
+    with _timed(took, "lxml parse"):
+        for document in documents:
+            etree.fromstring(document.data)
+    with _timed(took, "fields"):
+        cfdis = [read_cfdi(d.data) for d in documents]
+    took["fields"] -= took["lxml parse"]
+    with _timed(took, "prepare"):
+        prepared = [
+            prepare(d.name, c, d.data, owner=owner, inserts=inserts, now=NOW)
+            for d, c in zip(documents, cfdis, strict=True)
+        ]
+    with _timed(took, "pickle"):
+        chunks = [
+            pickle.dumps(prepared[i : i + 128]) for i in range(0, len(prepared), 128)
+        ]
+    with _timed(took, "unpickle"):
+        for chunk in chunks:
+            pickle.loads(chunk)
+    del documents, cfdis, prepared, chunks
+    with _timed(took, "store"):
+        import_sources(
+            factory,
+            business_id=business_id,
+            sources=[folder],
+            now=NOW,
+            read_ahead=False,
+        )
+    # That import read and prepared the documents again, in line.
+    for step in ("read files", "lxml parse", "fields", "prepare"):
+        took["store"] -= took[step]
+    factory.kw["bind"].dispose()  # type: ignore[attr-defined]
+    return took
+
+
+@contextlib.contextmanager
+def _timed(took: dict[str, float], step: str) -> Iterator[None]:
+    gc.collect()
+    started = time.perf_counter()
+    yield
+    took[step] = time.perf_counter() - started
+
+
 def peak_memory(run: Callable[[], object]) -> int:
     gc.collect()
     tracemalloc.start()
@@ -204,6 +269,11 @@ def main() -> None:
     parser.add_argument("--database-url", help="PostgreSQL URL (its tables are wiped)")
     parser.add_argument("--keep", type=Path, help="keep the generated files here")
     parser.add_argument("--satcfdi-sample", type=int, default=300)
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="also time each step alone, in ms per 1,000 documents",
+    )
     args = parser.parse_args()
     url = args.database_url
 
@@ -261,6 +331,16 @@ def main() -> None:
                         f"    satcfdi parse    {1 / per_doc:8.0f} docs/s on "
                         f"{args.satcfdi_sample}, ratio {per_doc * count / bare:5.1f}x"
                     )
+
+        if args.phases:
+            steps = phases(url, workdir, mixed)
+            per = 1000 / args.n * 1000
+            reader = ("read files", "lxml parse", "fields", "prepare", "pickle")
+            for side, names in (("reader", reader), ("writer", ("unpickle", "store"))):
+                parts = ", ".join(f"{k} {steps[k] * per:.1f}" for k in names)
+                total = sum(steps[k] for k in names) * per
+                print(f"  {side}, ms per 1,000 docs, each step alone: {parts}")
+                print(f"    = {total:.1f}")
 
         def import_of(folder: Path, name: str) -> Callable[[], object]:
             return lambda: timed_import(url, workdir, name, folder)
