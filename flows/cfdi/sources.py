@@ -113,7 +113,10 @@ def _read_at_most(path: str, limit: int) -> bytes:
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
-        data = os.read(fd, min(size, limit - 1) + 1)
+        wanted = min(size, limit - 1) + 1
+        data = os.read(fd, wanted)
+        if len(data) < wanted:
+            return data  # a short read of a regular file: its end
         while len(data) < limit:
             more = os.read(fd, min(READ_CHUNK, limit - len(data)))
             if not more:
