@@ -1,13 +1,17 @@
-"""The read-ahead child: order kept, failures raised here, an early stop ends it."""
+"""Where documents come from: zip members read straight from the archive, and the
+read-ahead child (order kept, failures raised here, an early stop ends it)."""
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from flows.cfdi.sources import read_in_child
+from flows.cfdi.sources import iter_documents, read_in_child
 
 
 def _numbers(count: int) -> Iterator[tuple[int, int]]:
@@ -49,3 +53,52 @@ def test_closing_early_ends_the_child() -> None:
     (pid,) = {pid for _, pid in first}
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def _package(members: dict[str, tuple[bytes, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        for name, (data, method) in members.items():
+            package.writestr(name, data, compress_type=method)
+    return buffer.getvalue()
+
+
+def test_zip_members_stored_deflated_and_nested(tmp_path: Path) -> None:
+    inner = _package({"c.xml": (b"<c/>" * 50, zipfile.ZIP_DEFLATED)})
+    data = _package(
+        {
+            "a.xml": (b"<a/>" * 1000, zipfile.ZIP_DEFLATED),
+            "b.xml": (b"<b/>", zipfile.ZIP_STORED),
+            "inner.zip": (inner, zipfile.ZIP_STORED),
+            "nota.txt": (b"no", zipfile.ZIP_STORED),
+        }
+    )
+    path = tmp_path / "sat.zip"
+    path.write_bytes(data)
+
+    for source in (path, ("sat.zip", data)):
+        got = [(Path(d.name).name, d.data, d.error) for d in iter_documents([source])]
+        assert got == [
+            ("sat.zip:a.xml", b"<a/>" * 1000, None),
+            ("sat.zip:b.xml", b"<b/>", None),
+            ("sat.zip:inner.zip:c.xml", b"<c/>" * 50, None),
+        ]
+
+
+def test_a_damaged_member_is_named_and_the_rest_read() -> None:
+    data = bytearray(
+        _package(
+            {
+                "a.xml": (b"<a>" + b"x" * 500 + b"</a>", zipfile.ZIP_STORED),
+                "b.xml": (b"<b/>", zipfile.ZIP_STORED),
+            }
+        )
+    )
+    data[data.index(b"xxxx")] = ord("y")  # the bytes no longer match their CRC
+
+    got = [(d.name, d.error) for d in iter_documents([("sat.zip", bytes(data))])]
+
+    assert got == [
+        ("sat.zip:a.xml", "no se pudo descomprimir"),
+        ("sat.zip:b.xml", None),
+    ]
