@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from flows.business import create_business, get_or_create_contact
 from flows.money import due_date_for
+from flows.webhooks_out import add_endpoint
 from storage.models import Business, Contact, Invoice, InvoiceSource, InvoiceStatus
 
 NOW = dt.datetime(2026, 12, 3, 17, 0, tzinfo=dt.UTC)
@@ -103,3 +104,16 @@ def make_invoice(
     session.add(invoice)
     session.flush()
     return invoice
+
+
+def make_endpoint(session: Session, business: Business) -> None:
+    """An outgoing webhook endpoint of the business that hears every event."""
+    add_endpoint(
+        session,
+        business=business,
+        url="https://erp.example/hooks",
+        events=None,
+        actor="cli",
+        channel="cli",
+        now=NOW,
+    )

@@ -7,9 +7,8 @@ from decimal import Decimal
 
 from flows.money import Allocation, record_payment
 from flows.promises import record_promise
-from flows.webhooks_out import add_endpoint
 from storage.models import OutboundMessage
-from tests.builders import NOW, make_business, make_contact, make_invoice
+from tests.builders import NOW, make_business, make_contact, make_endpoint, make_invoice
 from tests.conftest import Db
 
 
@@ -21,15 +20,7 @@ def _events(session) -> list[str]:  # type: ignore[no-untyped-def]
 def test_payment_and_promise_events(db: Db) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
-        add_endpoint(
-            s,
-            business=business,
-            url="https://erp.example/hooks",
-            events=None,
-            actor="cli",
-            channel="cli",
-            now=NOW,
-        )
+        make_endpoint(s, business)
         acme = make_contact(s, business)
         first = make_invoice(s, acme, total="100.00")
         second = make_invoice(s, acme, total="50.00")

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from flows.cfdi import ImportReport, import_sources
-from flows.webhooks_out import add_endpoint
 from storage import repo
 from storage.models import (
     Business,
@@ -22,7 +21,7 @@ from storage.models import (
     Payment,
     PaymentAllocation,
 )
-from tests.builders import NOW, make_business
+from tests.builders import NOW, make_business, make_endpoint
 from tests.cfdi_factory import (
     ACME,
     BETA,
@@ -428,15 +427,7 @@ def test_a_business_with_a_webhook_hears_of_imported_payments(db: Db) -> None:
     with db.session() as s, s.begin():
         business = s.get(Business, business_id)
         assert business is not None
-        add_endpoint(
-            s,
-            business=business,
-            url="https://erp.example/hooks",
-            events=None,
-            actor="cli",
-            channel="cli",
-            now=NOW,
-        )
+        make_endpoint(s, business)
     target, other = new_uuid(), new_uuid()
 
     _import(
