@@ -182,6 +182,9 @@ def _owner(
         business = session.get(Business, business_id)
         if business is None:
             raise NotFound("No existe ese negocio.")
+        # Limitation: contacts' own terms are read once, here, so that due dates
+        # are final when the reader prepares rows; a contact whose terms change
+        # while an import runs keeps the old terms for that import.
         terms = session.execute(
             select(Contact.kind, Contact.match_key, Contact.terms_days).where(
                 Contact.business_id == business.id, Contact.terms_days.is_not(None)
