@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 from handlers.nlu.entities import mentions_everyone, parse_entities
 from handlers.nlu.normalize import normalize
 from handlers.nlu.rules import Clues, match_rules
-from handlers.nlu.semantic import default_classifier
 from handlers.nlu.types import Entities, Intent, Role, Understanding, allowed_intents
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from handlers.nlu.semantic import SemanticClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,14 @@ def understand_by_rules(
         return None
     entities = entities_for(intent, text, normalized, today)
     return Understanding(settle(intent, entities), entities, "rules", _RULES_CONFIDENCE)
+
+
+def default_classifier() -> SemanticClassifier:
+    """The process's semantic classifier, imported on first use: LangChain takes
+    half a second to import, which every CLI command would otherwise pay."""
+    from handlers.nlu.semantic import default_classifier as shared
+
+    return shared()
 
 
 def understand_by_semantics(
