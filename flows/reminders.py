@@ -57,6 +57,7 @@ from storage.models import (
     ReminderRule,
     ReminderRun,
     ReminderSet,
+    invoice_label,
 )
 
 log = logging.getLogger(__name__)
@@ -470,7 +471,7 @@ def _due_customers(factory: sessionmaker[Session], day: _Day) -> Iterator[_Custo
             base = row.issue_date if row.event == "issued" else row.due_date
             line = _Line(
                 invoice_id=row.id,
-                label=_label(row.series, row.folio, row.uuid, row.id),
+                label=invoice_label(row.series, row.folio, row.uuid, row.id),
                 currency=row.currency,
                 total=row.total,
                 balance=row.balance,
@@ -489,14 +490,6 @@ def _due_customers(factory: sessionmaker[Session], day: _Day) -> Iterator[_Custo
         if current is not None:
             current.lines = list(by_invoice.values())
             yield current
-
-
-def _label(series: str | None, folio: str | None, uuid: str | None, id_: int) -> str:
-    if series and folio:
-        return f"{series}-{folio}"
-    if folio:
-        return folio
-    return (uuid or str(id_))[:8].upper()
 
 
 def _kind(line: _Line, today: dt.date) -> str:
@@ -936,7 +929,7 @@ def statement_payload(
         note = "vencida" if invoice.due_date < today else None
         items.append(
             {
-                "label": _label(
+                "label": invoice_label(
                     invoice.series, invoice.folio, invoice.uuid, invoice.id
                 ),
                 "currency": invoice.currency,
