@@ -19,7 +19,6 @@ from threading import Lock
 from lxml import etree
 
 from flows.fmt import money, short_date
-from flows.pdfpage import LetterPage, amount_text, quantity_text
 from storage.models import Business, Contact, Invoice
 
 log = logging.getLogger(__name__)
@@ -164,6 +163,9 @@ def cfdi_facts(xml: str) -> CfdiFacts:
 def _draw_invoice(
     invoice: Invoice, business: Business, contact: Contact, facts: CfdiFacts
 ) -> bytes:
+    # fpdf is imported when a PDF is drawn, not when Cobra starts.
+    from flows.pdfpage import LetterPage, amount_text, quantity_text
+
     issued = invoice.issued_at
     if issued.tzinfo is None:
         issued = issued.replace(tzinfo=dt.UTC)
@@ -261,6 +263,8 @@ def statement_pdf(
     created: dt.datetime,
 ) -> bytes:
     """The customer's account statement: every invoice and what is still owed."""
+    from flows.pdfpage import LetterPage
+
     pdf = LetterPage(
         f"{business.name} · Estado de cuenta al {short_date(today)}", created
     )
