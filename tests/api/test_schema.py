@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.api import PREFIX
 from bot.app import create_app
+from bot.runtime import Runtime
 from tests.api.conftest import Api
 from tests.builders import make_contact, make_invoice
 
@@ -30,7 +31,7 @@ CHECKS = [
 ]
 
 
-def test_the_app_serves_the_document_under_api_v1(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_the_app_serves_the_document_under_api_v1(runtime: Runtime) -> None:
     from fastapi.testclient import TestClient
 
     with TestClient(create_app(runtime=runtime)) as client:

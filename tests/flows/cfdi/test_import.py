@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from flows.cfdi import ImportReport, import_sources
+from flows.cfdi.sources import Source
 from storage import repo
 from storage.models import (
     Business,
@@ -40,25 +42,25 @@ from tests.conftest import Db
 TODAY = dt.date(2026, 12, 3)
 
 
-def _business(db) -> int:  # type: ignore[no-untyped-def]
+def _business(db: Db) -> int:
     with db.session() as s, s.begin():
         return make_business(s, rfc=BUSINESS.rfc).id
 
 
-def _import(db, business_id: int, *sources, **kw) -> ImportReport:  # type: ignore[no-untyped-def]
+def _import(db: Db, business_id: int, *sources: Source, **kw: Any) -> ImportReport:
     return import_sources(
         db.factory, business_id=business_id, sources=list(sources), now=NOW, **kw
     )
 
 
-def _invoice(db, uuid: str) -> Invoice:  # type: ignore[no-untyped-def]
+def _invoice(db: Db, uuid: str) -> Invoice:
     with db.session() as s:
         found = s.scalar(select(Invoice).where(Invoice.uuid == uuid))
         assert found is not None
         return found
 
 
-def _open_balance(db, business_id: int, rfc: str) -> Decimal:  # type: ignore[no-untyped-def]
+def _open_balance(db: Db, business_id: int, rfc: str) -> Decimal:
     with db.session() as s:
         contact = repo.contact_by_rfc(s, business_id=business_id, rfc=rfc)
         assert contact is not None
@@ -72,7 +74,7 @@ def _open_balance(db, business_id: int, rfc: str) -> Decimal:  # type: ignore[no
         return totals.get("MXN", (Decimal("0"), Decimal("0"), 0))[0]
 
 
-def _counts(db) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
+def _counts(db: Db) -> tuple[int, int, int, int]:
     with db.session() as s:
         return (
             s.scalar(select(func.count(Invoice.id))) or 0,
@@ -82,7 +84,7 @@ def _counts(db) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
         )
 
 
-def test_receivable_payable_and_stranger(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_receivable_payable_and_stranger(db: Db, tmp_path: Path) -> None:
     business_id = _business(db)
     sale, purchase, other = new_uuid(), new_uuid(), new_uuid()
     (tmp_path / "venta.xml").write_bytes(
@@ -170,8 +172,8 @@ def _package() -> tuple[bytes, int]:
 
 
 @pytest.mark.parametrize("in_child", [False, True], ids=["inline", "read-ahead"])
-def test_zip_gives_balances_per_customer_and_reimport_changes_nothing(  # type: ignore[no-untyped-def]
-    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_child: bool
+def test_zip_gives_balances_per_customer_and_reimport_changes_nothing(
+    db: Db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_child: bool
 ) -> None:
     # The read-ahead child forks only in a process without other threads; the
     # test forces the choice so both paths give the same balances.
@@ -195,7 +197,9 @@ def test_zip_gives_balances_per_customer_and_reimport_changes_nothing(  # type: 
         sat_payments = s.scalars(select(Payment).order_by(Payment.id)).all()
         assert {p.source for p in sat_payments} == {"sat"}
         assert all(p.complement_uuid for p in sat_payments)
-        assert {p.idempotency_key.split(":")[0] for p in sat_payments} == {
+        keys = [p.idempotency_key for p in sat_payments]
+        assert all(keys)
+        assert {(key or "").split(":")[0] for key in keys} == {
             "cfdi-p",
             "cfdi-e",
         }
