@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -119,6 +120,9 @@ class Token:
     end: int
 
 
+# A message is folded whole and word by word several times while it is read, and
+# the same words come back in every message: both caches stay small.
+@functools.lru_cache(maxsize=2048)
 def fold(text: str) -> str:
     """Lowercase and strip accents ("Peña" -> "pena"); keeps every other char."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
@@ -132,6 +136,7 @@ def _squeeze(word: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_word(word: str) -> str:
     """One word folded, squeezed and mapped through the slang table."""
     folded = fold(word).strip(_EDGE_PUNCT)

@@ -473,18 +473,24 @@ _TIME = re.compile(r"\ba\s+las?\s+\d{1,2}(?::\d{2})?\b|\b\d{1,2}:\d{2}\b")
 _ORDINAL = re.compile(r"\b\d+(?:er|ro|do|to|vo|no|a|o)\b|\d+[°º]")
 
 
+_COMMA_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_COMMA_DECIMALS = re.compile(r"\d+,\d{1,2}")
+_DOT_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
 def _number_value(written: str) -> Decimal | None:
     """ "12,500" -> 12500, "12.50" -> 12.50, "12,50" -> 12.50, "1.500" -> 1500."""
     try:
-        if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", written):
+        if _COMMA_THOUSANDS.fullmatch(written):
             return Decimal(written.replace(",", ""))
-        if re.fullmatch(r"\d+,\d{1,2}", written):
+        if _COMMA_DECIMALS.fullmatch(written):
             return Decimal(written.replace(",", "."))
-        if re.fullmatch(r"\d{1,3}(?:\.\d{3})+", written):
+        if _DOT_THOUSANDS.fullmatch(written):
             # Limitation: "1.500" is read as 1500 (dot as thousands), since
             # money is never written with three decimals; "1.5" stays 1.5.
             return Decimal(written.replace(".", ""))
-        if re.fullmatch(r"\d+(?:\.\d+)?", written):
+        if _PLAIN_NUMBER.fullmatch(written):
             return Decimal(written)
     except InvalidOperation:
         return None

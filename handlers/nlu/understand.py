@@ -8,7 +8,11 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from handlers.nlu.entities import mentions_everyone, parse_entities
+from handlers.nlu.entities import (
+    extract_customer,
+    mentions_everyone,
+    parse_entities,
+)
 from handlers.nlu.normalize import normalize
 from handlers.nlu.rules import Clues, match_rules
 from handlers.nlu.types import Entities, Intent, Role, Understanding, allowed_intents
@@ -60,8 +64,8 @@ _REPLY_TELL = re.compile(
 _RULES_CONFIDENCE = 0.95
 
 
-def _clues(text: str, normalized: str, today: datetime.date) -> Clues:
-    probe = parse_entities(text, today, customer=False)
+def _clues(probe: Entities, text: str) -> Clues:
+    """What the rules may ask of a message besides its words."""
     return Clues(
         amount=probe.amount is not None,
         refs=bool(probe.invoice_refs),
@@ -85,9 +89,18 @@ def _reply_parts(text: str) -> tuple[str, str | None]:
 
 
 def entities_for(
-    intent: Intent, text: str, normalized: str, today: datetime.date
+    intent: Intent,
+    text: str,
+    normalized: str,
+    today: datetime.date,
+    *,
+    probe: Entities | None = None,
 ) -> Entities:
-    """The entities this intent uses, parsed from the speaker's own words."""
+    """The entities this intent uses, parsed from the speaker's own words.
+
+    `probe`, the same text already parsed without a customer's name, saves
+    parsing it again.
+    """
     if intent is Intent.REPLY_TO_CUSTOMER:
         head, message = _reply_parts(text)
         entities = parse_entities(head, today, customer=True, free_text=message)
@@ -95,7 +108,12 @@ def entities_for(
 
     everyone = intent in EVERYONE_INTENTS and mentions_everyone(normalized)
     wants_name = intent in NAMED_CONTACT_INTENTS and not everyone
-    entities = parse_entities(text, today, customer=wants_name)
+    if probe is None:
+        entities = parse_entities(text, today, customer=wants_name)
+    elif wants_name:
+        entities = dataclasses.replace(probe, customer=extract_customer(text, today))
+    else:
+        entities = probe
     return dataclasses.replace(entities, all_contacts=everyone)
 
 
@@ -115,10 +133,11 @@ def understand_by_rules(
     normalized = normalize(text)
     if not normalized:
         return Understanding(Intent.UNKNOWN, Entities(), "rules", 0.0)
-    intent = match_rules(normalized, _clues(text, normalized, today), role)
+    probe = parse_entities(text, today, customer=False)
+    intent = match_rules(normalized, _clues(probe, text), role)
     if intent is None:
         return None
-    entities = entities_for(intent, text, normalized, today)
+    entities = entities_for(intent, text, normalized, today, probe=probe)
     return Understanding(settle(intent, entities), entities, "rules", _RULES_CONFIDENCE)
 
 
