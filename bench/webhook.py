@@ -6,7 +6,14 @@ and p50/p99 latency at a fixed rate (open loop), and Cobra's ratios to the bare
 endpoint. Targets: p99 under 50 ms at 200 messages/s on SQLite; throughput
 within 5x of the bare endpoint.
 
+With --floor it also measures a third server that does only what no version of
+Cobra can skip: the signature, the rules' reading of the text and the very
+statements of one Cobra turn, sent straight to sqlite3. It shows how much of
+the distance to the bare endpoint is the work itself and how much is the code
+around it.
+
 Usage: python bench/webhook.py [--rate 200] [--seconds 10] [--concurrency 16]
+       python bench/webhook.py --floor
        python bench/webhook.py --url http://host:8000 --auth-token T --public-base-url U
 """
 
@@ -24,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from fastapi import FastAPI, Request, Response
@@ -35,6 +43,8 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 PATH = "/webhooks/whatsapp"
 TOKEN = "bench-auth-token"
 PUBLIC = "https://cobra.bench.example"
+TO = "whatsapp:+14155238886"
+CAPTURED_SID = "SM" + "0" * 32
 ACCOUNT = "AC" + "b" * 32
 # What people write most: the rules answer these without the semantic classifier.
 OWNER_TEXTS = ("¿cuánto me deben?", "ayuda", "hola", "vencidas", "gracias")
@@ -88,8 +98,7 @@ def seed(database_url: str, customers: int) -> list[tuple[str, str]]:
     return senders
 
 
-def serve_cobra(database_url: str, sock: socket.socket) -> None:
-    from bot.app import create_app
+def cobra_runtime(database_url: str) -> Any:
     from bot.runtime import build_runtime
     from bot.settings import Settings
 
@@ -99,9 +108,85 @@ def serve_cobra(database_url: str, sock: socket.socket) -> None:
         public_base_url=PUBLIC,
         twilio_account_sid=ACCOUNT,
         twilio_auth_token=TOKEN,
-        twilio_whatsapp_from="whatsapp:+14155238886",
+        twilio_whatsapp_from=TO,
     )
-    run_uvicorn(create_app(runtime=build_runtime(settings, migrate=False)), sock)
+    return build_runtime(settings, migrate=False)
+
+
+def serve_cobra(database_url: str, sock: socket.socket) -> None:
+    from bot.app import create_app
+
+    run_uvicorn(create_app(runtime=cobra_runtime(database_url)), sock)
+
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+def capture_turn(database_url: str, sender: str) -> list[Statement]:
+    """The statements, as sqlite3 receives them, of Cobra's answer to an owner's
+    balance question: the database work of one turn and nothing else."""
+    from sqlalchemy import event
+
+    from bot.whatsapp import inbound_from_form, sender_address
+
+    runtime = cobra_runtime(database_url)
+    captured: list[Statement] = []
+
+    def keep(*args: Any) -> None:
+        statement, parameters = args[2], args[3]
+        captured.append((statement, tuple(parameters)))
+
+    event.listen(runtime.db, "before_cursor_execute", keep)
+    form = {"MessageSid": CAPTURED_SID, "From": sender, "Body": OWNER_TEXTS[0]}
+    now = dt.datetime.now(dt.UTC)
+    runtime.engine.handle(
+        inbound_from_form(form, sender=sender_address(sender), now=now)
+    )
+    runtime.db.dispose()
+    return captured
+
+
+def serve_floor(
+    database_url: str, statements: list[Statement], sock: socket.socket
+) -> None:
+    """What a turn cannot go below with this work: the signature, the rules'
+    reading of the text, and the same statements as one Cobra turn sent straight
+    to sqlite3, with no ORM, no Core and none of Cobra's own code around them."""
+    import sqlite3
+
+    from handlers.nlu.types import Role
+    from handlers.nlu.understand import understand_by_rules
+
+    connection = sqlite3.connect(
+        database_url.removeprefix("sqlite:///"), isolation_level=None
+    )
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    validator = RequestValidator(TOKEN)
+    today = dt.date.today()
+    app = FastAPI()
+
+    @app.post(PATH)
+    async def answer(request: Request) -> Response:
+        form = await request.form()
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not validator.validate(PUBLIC + PATH, dict(form), signature):
+            return Response(status_code=403)
+        understand_by_rules(str(form["Body"]), role=Role.OWNER, today=today)
+        inbound_id = None
+        for statement, parameters in statements:
+            values = [
+                form["MessageSid"] if v == CAPTURED_SID else v for v in parameters
+            ]
+            if statement.startswith("UPDATE inbound_message"):
+                values[-1] = inbound_id  # the row this message's INSERT made
+            rows = connection.execute(statement, values).fetchall()
+            if statement.startswith("INSERT INTO inbound_message"):
+                inbound_id = rows[0][0]
+        connection.execute("COMMIT")
+        return Response(BARE_TWIML, media_type="application/xml")
+
+    run_uvicorn(app, sock)
 
 
 def serve_bare(sock: socket.socket) -> None:
@@ -156,7 +241,7 @@ class Requests:
                 "MessageSid": f"SM{self._run}{i:018d}",
                 "AccountSid": ACCOUNT,
                 "From": sender,
-                "To": "whatsapp:+14155238886",
+                "To": TO,
                 "Body": texts[i % len(texts)],
                 "NumMedia": "0",
             }
@@ -267,10 +352,16 @@ def main() -> None:
         "--database-url", help="default: a new SQLite file; a database given is wiped"
     )
     parser.add_argument("--url", help="a running Cobra instead of starting one")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure one turn's statements on bare sqlite3 (see serve_floor)",
+    )
     parser.add_argument("--auth-token", default=TOKEN)
     parser.add_argument("--public-base-url", default=PUBLIC)
     args = parser.parse_args()
 
+    floor_url = ""
     bare = listening_socket()
     processes = [start(serve_bare, bare) for _ in range(args.workers)]
     if args.url:
@@ -287,12 +378,22 @@ def main() -> None:
             start(serve_cobra, database_url, cobra) for _ in range(args.workers)
         ]
         cobra_url = f"http://127.0.0.1:{cobra.getsockname()[1]}"
+        if args.floor:
+            if not database_url.startswith("sqlite:///"):
+                raise SystemExit("--floor measures SQLite only")
+            statements = capture_turn(database_url, senders[0][0])
+            floor = listening_socket()
+            processes.append(start(serve_floor, database_url, statements, floor))
+            floor_url = f"http://127.0.0.1:{floor.getsockname()[1]}"
 
     try:
         requests = Requests(senders, args.auth_token, args.public_base_url)
         bare_url = f"http://127.0.0.1:{bare.getsockname()[1]}"
         bare_figures = asyncio.run(measure("bare", bare_url, requests, args))
         figures = asyncio.run(measure("cobra", cobra_url, requests, args))
+        if floor_url:
+            owner = Requests(senders[:1], args.auth_token, args.public_base_url)
+            floor_figures = asyncio.run(measure("floor", floor_url, owner, args))
     finally:
         for process in processes:
             process.terminate()
@@ -304,6 +405,13 @@ def main() -> None:
         f"   p50 {figures['p50_ms'] / bare_figures['p50_ms']:.1f}x"
         f"   p99 {figures['p99_ms'] / bare_figures['p99_ms']:.1f}x"
     )
+    if floor_url:
+        print(
+            "floor / bare: throughput "
+            f"{floor_figures['msgs_per_s'] / bare_figures['msgs_per_s']:.2f}"
+            "   cobra / floor: throughput "
+            f"{figures['msgs_per_s'] / floor_figures['msgs_per_s']:.2f}"
+        )
     print(
         f"targets: p99 < 50 ms at {args.rate:.0f} msg/s: "
         f"{'met' if figures['p99_ms'] < 50 else 'NOT met'}; "
