@@ -243,6 +243,10 @@ class PaymentBatch:
         self._planned: list[PlannedPayment] = []
         self._invoices: dict[int, OpenInvoice] = {}
 
+    def __len__(self) -> int:
+        """How many new payments are planned (a repeated key plans none)."""
+        return len(self._planned)
+
     def add(
         self,
         *,

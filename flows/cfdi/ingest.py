@@ -615,6 +615,7 @@ class _Importer:
         applied."""
         problem = self._mismatch(line, target)
         if problem is None:
+            planned = len(batch)
             result = batch.add(
                 payer=target.payer,
                 amount=amount,
@@ -629,7 +630,10 @@ class _Importer:
                 complement_uuid=line.source_uuid,
             )
             if not isinstance(result, MoneyRuleViolation):
-                tally.report.payments_applied += 1
+                # A key used before means the payment applied then: it takes
+                # its share again here, but is not counted as applied twice.
+                if len(batch) > planned:
+                    tally.report.payments_applied += 1
                 return amount
             problem = result.message
         tally.report.warnings.append(
