@@ -61,12 +61,14 @@ def _whatsapp(session: Session, sender: str) -> Speaker:
         return Speaker(Role.UNKNOWN)
     # Limitation: a number registered with several businesses speaks for the
     # first one it was added to; choosing a business in chat is not offered yet.
-    user = repo.team_by_whatsapp(session, phone=phone)
-    if user is not None:
-        return _from_user(user)
+    # Customers write most, so they are looked for first; the lookup passes over
+    # a number that is also the team's, which the team lookup then finds.
     contact = repo.customer_by_whatsapp(session, phone=phone)
     if contact is not None:
         return _from_contact(contact)
+    user = repo.team_by_whatsapp(session, phone=phone)
+    if user is not None:
+        return _from_user(user)
     return Speaker(Role.UNKNOWN)
 
 

@@ -468,10 +468,16 @@ def _first_with_business(lookup: str) -> Any:
     """The speaker lookups, built once: the first row by `key`, with its business."""
     key: Any = bindparam("key")
     if lookup == "customer_whatsapp":
+        # A number that is also a team member's speaks as the team member.
+        team = select(User.id).where(User.whatsapp == key)
         return (
             select(Contact)
             .options(joinedload(Contact.business))
-            .where(Contact.whatsapp == key, Contact.kind == ContactKind.CUSTOMER)
+            .where(
+                Contact.whatsapp == key,
+                Contact.kind == ContactKind.CUSTOMER,
+                ~team.exists(),
+            )
             .order_by(Contact.id)
             .limit(1)
         )
@@ -499,7 +505,8 @@ def team_by_telegram(session: Session, *, telegram_user_id: int) -> User | None:
 
 
 def customer_by_whatsapp(session: Session, *, phone: str) -> Contact | None:
-    """The first customer contact with this number, with its business."""
+    """The first customer contact with this number, with its business; none when
+    the number is also an owner's or staff member's."""
     return session.scalars(
         _first_with_business("customer_whatsapp"), {"key": phone}
     ).first()
