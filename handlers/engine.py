@@ -45,7 +45,12 @@ class Engine:
 
     def _handle_once(self, inbound: Inbound, gate: Gate | None) -> Reply:
         try:
-            return self._handle(inbound, gate)
+            try:
+                return self._handle(inbound, gate)
+            except _Refused as refused:
+                # The turn's transaction is rolled back whole; this one records
+                # the message again and answers with the reason alone.
+                return self._handle(inbound, gate, refusal=refused.message)
         except IntegrityError:
             # A concurrent delivery of the same provider id won the race.
             stored = self._stored_reply(inbound)
@@ -53,7 +58,10 @@ class Engine:
                 return stored
             raise
 
-    def _handle(self, inbound: Inbound, gate: Gate | None) -> Reply:
+    def _handle(
+        self, inbound: Inbound, gate: Gate | None, refusal: str | None = None
+    ) -> Reply:
+        """One turn in one transaction; with `refusal`, the turn only says it."""
         with self.factory() as session, session.begin():
             record_id = None
             if inbound.provider_message_id:
@@ -98,7 +106,11 @@ class Engine:
                 "inbound message",
                 extra={"role": str(speaker.role), "sender": mask_phone(inbound.sender)},
             )
-            reply = self._route(turn)
+            if refusal is None:
+                reply = self._route(turn)
+            else:
+                turn.finish()
+                reply = Reply().say(refusal)
             if _aware(conversation.updated_at) != turn.now:
                 conversation.updated_at = turn.now
             if record_id is not None:
@@ -110,17 +122,17 @@ class Engine:
                 )
             return reply
 
-    def _route(self, turn: Turn) -> Reply:
-        """Run the router; a user's mistake rolls back its work and is explained."""
-        savepoint = turn.session.begin_nested()
+    @staticmethod
+    def _route(turn: Turn) -> Reply:
+        """Run the router; a user's mistake undoes the whole turn (`_Refused`).
+
+        Undoing the transaction and recording the message again costs a second
+        trip only when something is refused, where a savepoint around every turn
+        would cost two statements on all of them."""
         try:
-            reply = router.route(turn)
+            return router.route(turn)
         except CobraError as exc:
-            savepoint.rollback()
-            turn.finish()
-            return Reply().say(exc.message)
-        savepoint.commit()
-        return reply
+            raise _Refused(exc.message) from exc
 
     @staticmethod
     def _recorded_reply(session: Session, inbound: Inbound) -> Reply:
@@ -169,6 +181,14 @@ class Engine:
             conversation.data = {}
             conversation.expires_at = None
         return conversation
+
+
+class _Refused(Exception):
+    """A user's mistake met while routing: the turn is redone as this answer."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
