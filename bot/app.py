@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,8 +22,15 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     run_scheduler: bool = False,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """The web app; `run_scheduler` also starts the scheduled jobs (`cobra serve`)."""
+    """The web app; `run_scheduler` also starts the scheduled jobs (`cobra serve`).
+
+    With `freeze_heap` (a server process, not a test), what start-up leaves alive
+    is moved out of the garbage collector's sight once the app has started: the
+    modules, the mappers and the compiled statements live as long as the process,
+    and walking them on every full collection paused some answers by ~10 ms.
+    """
     if runtime is None:
         runtime = build_runtime(settings or Settings())
 
@@ -33,6 +41,9 @@ def create_app(
             stop = await hook(app, runtime, run_scheduler)
             if stop is not None:
                 started.append(stop)
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

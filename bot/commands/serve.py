@@ -37,6 +37,6 @@ def serve(host: str, port: int, demo: bool) -> None:
         else:
             click.echo(f"Usando el negocio de demostración existente (RFC {DEMO_RFC}).")
         click.echo(f"Pruébalo: cobra chat --business {DEMO_RFC}")
-    app = create_app(runtime=rt, run_scheduler=True)
+    app = create_app(runtime=rt, run_scheduler=True, freeze_heap=True)
     click.echo(f"Cobra escuchando en http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
