@@ -116,7 +116,8 @@ def cobra_runtime(database_url: str) -> Any:
 def serve_cobra(database_url: str, sock: socket.socket) -> None:
     from bot.app import create_app
 
-    run_uvicorn(create_app(runtime=cobra_runtime(database_url)), sock)
+    app = create_app(runtime=cobra_runtime(database_url), freeze_heap=True)
+    run_uvicorn(app, sock)
 
 
 Statement = tuple[str, tuple[Any, ...]]
@@ -372,16 +373,20 @@ def main() -> None:
         database_url = args.database_url or (
             f"sqlite:///{tempfile.mkdtemp(prefix='cobra-bench-')}/cobra.db"
         )
-        senders = seed(database_url, args.customers)
+        # Cobra's modules stay out of this process: the client that measures
+        # runs here, and its garbage collections would walk them all.
+        with multiprocessing.Pool(1) as pool:
+            senders = pool.apply(seed, (database_url, args.customers))
+            if args.floor:
+                if not database_url.startswith("sqlite:///"):
+                    raise SystemExit("--floor measures SQLite only")
+                statements = pool.apply(capture_turn, (database_url, senders[0][0]))
         cobra = listening_socket()
         processes += [
             start(serve_cobra, database_url, cobra) for _ in range(args.workers)
         ]
         cobra_url = f"http://127.0.0.1:{cobra.getsockname()[1]}"
         if args.floor:
-            if not database_url.startswith("sqlite:///"):
-                raise SystemExit("--floor measures SQLite only")
-            statements = capture_turn(database_url, senders[0][0])
             floor = listening_socket()
             processes.append(start(serve_floor, database_url, statements, floor))
             floor_url = f"http://127.0.0.1:{floor.getsockname()[1]}"
