@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Date,
+    Integer,
     Select,
     Table,
     bindparam,
@@ -120,15 +121,6 @@ def next_contact_sequence(session: Session, *, business_id: int) -> int:
     return (current or 0) + 1
 
 
-def _open(business_id: int, direction: str) -> Select[Invoice]:
-    return select(Invoice).where(
-        Invoice.business_id == business_id,
-        Invoice.direction == direction,
-        Invoice.status == InvoiceStatus.PENDING,
-        Invoice.balance > 0,
-    )
-
-
 def open_invoices(
     session: Session,
     *,
@@ -142,26 +134,59 @@ def open_invoices(
     for_update: bool = False,
 ) -> Sequence[Invoice]:
     """Open invoices, oldest due first; `overdue_on` keeps those due before it."""
-    query = _open(business_id, direction)
-    if contact_id is not None:
-        query = query.where(Invoice.contact_id == contact_id)
+    query = _open_invoices_statement(
+        contact_id is not None,
+        include_hidden,
+        overdue_on is not None,
+        due_until is not None,
+        bool(limit),
+        for_update,
+    )
+    values = {
+        "business_id": business_id,
+        "direction": direction,
+        "contact_id": contact_id,
+        "overdue_on": overdue_on,
+        "due_until": due_until,
+        "limit": limit,
+    }
+    return session.scalars(query, values).all()
+
+
+@functools.cache
+def _open_invoices_statement(
+    by_contact: bool,
+    include_hidden: bool,
+    overdue: bool,
+    due_until: bool,
+    limited: bool,
+    for_update: bool,
+) -> Select[Invoice]:
+    """`open_invoices`'s query for one combination of its filters, built once:
+    building its clauses cost more than running it."""
+    query = select(Invoice).where(
+        Invoice.business_id == bindparam("business_id"),
+        Invoice.direction == bindparam("direction"),
+        Invoice.status == InvoiceStatus.PENDING,
+        Invoice.balance > 0,
+    )
+    if by_contact:
+        query = query.where(Invoice.contact_id == bindparam("contact_id"))
     if not include_hidden:
         query = query.join(Contact, Contact.id == Invoice.contact_id).where(
             Contact.invoices_hidden.is_(False)
         )
-    if overdue_on is not None:
-        query = query.where(Invoice.due_date < overdue_on)
-    if due_until is not None:
-        query = query.where(Invoice.due_date <= due_until)
+    if overdue:
+        query = query.where(Invoice.due_date < bindparam("overdue_on"))
+    if due_until:
+        query = query.where(Invoice.due_date <= bindparam("due_until"))
     query = query.order_by(Invoice.due_date, Invoice.issue_date, Invoice.id)
-    if limit:
-        query = query.limit(limit)
+    if limited:
+        query = query.limit(bindparam("limit", type_=Integer))
     if for_update:
-        query = query.with_for_update()
-    else:
-        # Lists name each invoice's customer: load them in the same query.
-        query = query.options(joinedload(Invoice.contact, innerjoin=True))
-    return session.scalars(query).all()
+        return query.with_for_update()
+    # Lists name each invoice's customer: load them in the same query.
+    return query.options(joinedload(Invoice.contact, innerjoin=True))
 
 
 def invoices_by_ref(
@@ -204,7 +229,27 @@ def balance_totals(
     contact_id: int | None = None,
 ) -> dict[str, tuple[Decimal, Decimal, int]]:
     """Per currency: (open balance, overdue balance, open invoice count)."""
-    overdue = case((Invoice.due_date < today, Invoice.balance), else_=0)
+    values = {
+        "business_id": business_id,
+        "direction": direction,
+        "today": today,
+        "contact_id": contact_id,
+    }
+    return {
+        cur: (Decimal(total), Decimal(late), int(count))
+        for cur, total, late, count in session.execute(
+            _balance_totals_statement(contact_id is not None), values
+        )
+    }
+
+
+@functools.cache
+def _balance_totals_statement(by_contact: bool) -> Select[str, Decimal, Any, int]:
+    """`balance_totals`'s query, built once (with or without a contact)."""
+    overdue = case(
+        (Invoice.due_date < bindparam("today", type_=Date), Invoice.balance),
+        else_=0,
+    )
     query = (
         select(
             Invoice.currency,
@@ -213,20 +258,17 @@ def balance_totals(
             func.count(Invoice.id),
         )
         .where(
-            Invoice.business_id == business_id,
-            Invoice.direction == direction,
+            Invoice.business_id == bindparam("business_id"),
+            Invoice.direction == bindparam("direction"),
             Invoice.status == InvoiceStatus.PENDING,
             Invoice.balance > 0,
         )
         .group_by(Invoice.currency)
         .order_by(Invoice.currency)
     )
-    if contact_id is not None:
-        query = query.where(Invoice.contact_id == contact_id)
-    return {
-        cur: (Decimal(total), Decimal(late), int(count))
-        for cur, total, late, count in session.execute(query)
-    }
+    if by_contact:
+        query = query.where(Invoice.contact_id == bindparam("contact_id"))
+    return query
 
 
 def aging_totals(
