@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from bot.api import PREFIX, build_api
 from bot.runtime import Runtime, build_runtime
@@ -63,7 +64,7 @@ def runtime(db: Db) -> Iterator[Runtime]:
         _env_file=None,
         database_url=db.url,
         public_base_url=PUBLIC_BASE_URL,
-        secrets_key="clave-de-pruebas",
+        secrets_key=SecretStr("clave-de-pruebas"),
     )
     built = build_runtime(settings, migrate=False)
     yield built

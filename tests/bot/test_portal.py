@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot import portal
@@ -60,7 +61,7 @@ def start_portal(db: Db, media_dir: Path) -> tuple[TestClient, Runtime]:
         _env_file=None,
         database_url=db.url,
         public_base_url=BASE_URL,
-        secrets_key="portal-test-secret",
+        secrets_key=SecretStr("portal-test-secret"),
     )
     runtime = build_runtime(settings, migrate=False)
     runtime.extras[portal.CLOCK] = lambda: NOW

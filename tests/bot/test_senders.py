@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from bot.settings import Settings
 from bot.telegram import TelegramSender
@@ -39,7 +40,7 @@ def twilio_sender(fake: FakeTwilio, media_dir: Path) -> TwilioSender:
         _env_file=None,  # type: ignore[call-arg]
         public_base_url=PUBLIC_BASE_URL,
         twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
+        twilio_auth_token=SecretStr(AUTH_TOKEN),
         twilio_whatsapp_from=WHATSAPP_FROM,
         twilio_api_base_url=fake.base_url,
         whatsapp_templates=TEMPLATES,
@@ -50,7 +51,7 @@ def twilio_sender(fake: FakeTwilio, media_dir: Path) -> TwilioSender:
 def telegram_sender(fake: FakeTelegram) -> TelegramSender:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        telegram_bot_token=BOT_TOKEN,
+        telegram_bot_token=SecretStr(BOT_TOKEN),
         telegram_api_base_url=fake.base_url,
     )
     return TelegramSender(settings)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bot import portal
 from bot.app import create_app
@@ -62,7 +63,7 @@ def live_site(tmp_path: Path) -> Iterator[LiveSite]:
         _env_file=None,
         database_url=url,
         public_base_url=f"http://127.0.0.1:{port}",
-        secrets_key="browser-test-secret",
+        secrets_key=SecretStr("browser-test-secret"),
     )
     runtime = build_runtime(settings, migrate=False)
     runtime.extras[portal.CLOCK] = lambda: NOW
