@@ -38,7 +38,7 @@ def test_missing_wrong_and_revoked_keys_get_401(api: Api, keyed) -> None:  # typ
 
     with api.db.session() as session, session.begin():
         key = session.scalars(select(ApiKey)).one()
-        business = session.get(Business, key.business_id)
+        business = session.get_one(Business, key.business_id)
         revoke_api_key(
             session,
             business=business,

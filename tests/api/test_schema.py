@@ -48,7 +48,7 @@ def test_generated_requests_get_no_5xx_and_answers_within_schema(
     with api.db.session() as session, session.begin():
         from storage.models import Business
 
-        business = session.get(Business, business_id)
+        business = session.get_one(Business, business_id)
         contact = make_contact(session, business, rfc="ACM010101AB1")
         for _ in range(3):
             make_invoice(session, contact)

@@ -40,8 +40,10 @@ def test_html_text_and_attachments() -> None:
     first = box.messages[0]
     assert box.envelopes[0] == ("c@tuerca.mx", ["pagos@acme.mx", "cxp@acme.mx"])
     assert first["Subject"] == "Ferretería La Tuerca: recordatorio de pago"
-    assert first.get_body(("plain",)).get_content().strip().endswith("$1,160.00.")
-    assert "<b>$1,160.00</b>" in first.get_body(("html",)).get_content()
+    plain, html = first.get_body(("plain",)), first.get_body(("html",))
+    assert plain is not None and html is not None
+    assert plain.get_content().strip().endswith("$1,160.00.")
+    assert "<b>$1,160.00</b>" in html.get_content()
     names = [(p.get_filename(), p.get_content_type()) for p in first.iter_attachments()]
     assert names == [
         ("factura-A-1.xml", "application/xml"),

@@ -146,6 +146,7 @@ def test_catalog_item_in_a_new_invoice(
             channel="cli",
         )
         uuid = issued.uuid
+    assert uuid is not None
     assert draft.total == "1392.00"
     stamped = CFDI.from_string(fake_pac.stamped[uuid])
     [concept] = stamped["Conceptos"]

@@ -34,8 +34,9 @@ ANSWERS = {
 }
 
 
-def local(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=financing.zone(TZ)).astimezone(dt.UTC)
+def local(year: int, month: int, day: int, hour: int, minute: int) -> dt.datetime:
+    moment = dt.datetime(year, month, day, hour, minute, tzinfo=financing.zone(TZ))
+    return moment.astimezone(dt.UTC)
 
 
 @pytest.mark.parametrize(
@@ -146,6 +147,7 @@ def test_submit_sets_deadline_and_receivables_summary(db: Db) -> None:
         )
         assert application.status == "submitted"
         assert application.deadline_at == local(2026, 12, 8, 11, 0)
+        assert application.receivables is not None
         mxn = application.receivables["currencies"]["MXN"]
         assert mxn["open_total"] == "12000.00"
         assert mxn["top_customers"][0]["share"] == "83.3"

@@ -103,6 +103,7 @@ def test_credit_note_is_stamped_and_lowers_the_balance(
     done = chat.say("sí")
 
     [note] = notes(db)
+    assert note.uuid is not None
     assert note.label == "NC-1" and note.uuid in done.text
     assert "ahora debe $9,600.00" in done.text
     assert note.balance == 0 and note.total == Decimal("2000.00")

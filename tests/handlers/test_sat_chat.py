@@ -114,6 +114,7 @@ def test_owner_issues_an_invoice_by_chat(
     [invoice] = issued(db)
     assert invoice.total == Decimal("11600.00") and invoice.status == "pending"
     assert invoice.payment_method == "PPD" and invoice.source == "issued"
+    assert invoice.uuid is not None
     assert f"factura {invoice.label}" in done.text and invoice.uuid in done.text
     stamped = CFDI.from_string(fake_pac.stamped[invoice.uuid])
     assert stamped["Receptor"]["Rfc"] == "AIM050610RT2"
@@ -180,6 +181,7 @@ def test_complement_offered_after_a_chat_payment(
         complement = session.scalars(select(CfdiComplement)).one()
         assert complement.uuid == payment.complement_uuid
         assert complement.uuid in stamped.text
+        assert complement.xml is not None
         pago = CFDI.from_string(complement.xml.encode())
         related = pago["Complemento"]["Pagos"]["Pago"][0]["DoctoRelacionado"][0]
         assert related["IdDocumento"] == invoice.uuid
@@ -248,9 +250,9 @@ def test_cancel_with_motive_02_needs_acceptance(
     assert "Pedí la cancelación" in done.text
     assert fake_pac.cancelled == {invoice.uuid: "02"}
     with db.session() as session:
-        row = session.scalars(select(SatCancellation)).one()
-        assert row.status == "pending_acceptance"
-        assert session.get(Invoice, invoice.id).status == InvoiceStatus.PENDING
+        cancellation = session.scalars(select(SatCancellation)).one()
+        assert cancellation.status == "pending_acceptance"
+        assert session.get_one(Invoice, invoice.id).status == InvoiceStatus.PENDING
 
 
 def test_cancel_with_motive_03_right_away(
@@ -266,7 +268,7 @@ def test_cancel_with_motive_03_right_away(
     assert "El SAT canceló" in done.text
     assert fake_pac.cancelled == {invoice.uuid: "03"}
     with db.session() as session:
-        assert session.get(Invoice, invoice.id).status == InvoiceStatus.CANCELLED
+        assert session.get_one(Invoice, invoice.id).status == InvoiceStatus.CANCELLED
 
 
 def test_cancel_with_motive_01_names_its_substitute(
@@ -287,6 +289,7 @@ def test_cancel_with_motive_01_names_its_substitute(
     chat.say(f"cancela la {wrong.label}")
     chat.say("01")
     confirm = chat.say(f"la {right.label}")
+    assert right.uuid is not None
     assert right.uuid in confirm.text and "Motivo 01" in confirm.text
     chat.say("sí")
     assert fake_pac.cancelled == {wrong.uuid: "01"}

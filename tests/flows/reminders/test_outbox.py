@@ -80,6 +80,7 @@ def queue_email(db, count: int = 1, *, channel: str = "email") -> list[int]:  # 
                 dedupe_key=f"test:{n}",
                 now=NOW,
             )
+            assert row is not None
             ids.append(row.id)
         return ids
 
@@ -313,7 +314,8 @@ def test_whatsapp_outside_the_window_needs_a_template(db: Db) -> None:
     )
 
     with db.session() as s, s.begin():
-        s.get(Contact, acme_id).whatsapp_last_inbound_at = NOW - dt.timedelta(hours=30)
+        acme = s.get_one(Contact, acme_id)
+        acme.whatsapp_last_inbound_at = NOW - dt.timedelta(hours=30)
     plan_reminders(
         db.factory,
         now=NOW + dt.timedelta(days=3),
@@ -361,7 +363,7 @@ def test_owner_messages_use_the_window_of_the_owners_last_message(db: Db) -> Non
 
     [outbox_id] = queue_email(db, channel="whatsapp")
     with db.session() as s, s.begin():
-        row = s.get(OutboundMessage, outbox_id)
+        row = s.get_one(OutboundMessage, outbox_id)
         row.contact_id = None
         row.recipient = "+525511112222"
         assert render_outbound(s, row, NOW).template_required

@@ -91,7 +91,7 @@ def test_each_trigger_fires_on_its_day_and_no_other(db: Db) -> None:
 def test_a_reminder_names_invoices_amounts_how_to_pay_and_the_portal(db: Db) -> None:
     _, acme_id, _ = setup_customer(db)
     with db.session() as s, s.begin():
-        acme = s.get(Contact, acme_id)
+        acme = s.get_one(Contact, acme_id)
         make_invoice(
             s, acme, total="500.00", folio="7", issue_date=ISSUED, due_date=DUE
         )
@@ -120,7 +120,10 @@ def test_virtual_clabe_when_the_business_has_stp(db: Db) -> None:
         from storage.models import Business
 
         update_business(
-            s, business=s.get(Business, business_id), now=NOW, stp_account_prefix="1234"
+            s,
+            business=s.get_one(Business, business_id),
+            now=NOW,
+            stp_account_prefix="1234",
         )
     plan(db, at(DUE, 9))
     [row] = reminders(db)
@@ -146,18 +149,18 @@ def test_paused_business_and_paused_customer_get_nothing(db: Db) -> None:
     from storage.models import Business
 
     with db.session() as s, s.begin():
-        s.get(Business, business_id).reminders_paused = True
+        s.get_one(Business, business_id).reminders_paused = True
     counts = plan(db, at(DUE, 9))
     assert counts.paused == 1 and reminders(db) == []
 
     with db.session() as s, s.begin():
-        s.get(Business, business_id).reminders_paused = False
-        s.get(Contact, acme_id).reminders_enabled = False
+        s.get_one(Business, business_id).reminders_paused = False
+        s.get_one(Contact, acme_id).reminders_enabled = False
     plan(db, at(DUE + dt.timedelta(3), 9))
     assert reminders(db) == []
 
     with db.session() as s, s.begin():
-        s.get(Contact, acme_id).reminders_enabled = True
+        s.get_one(Contact, acme_id).reminders_enabled = True
     plan(db, at(DUE + dt.timedelta(7), 9))
     assert len(reminders(db)) == 1
 
@@ -169,7 +172,7 @@ def test_whatsapp_only_when_on_and_not_opted_out(db: Db) -> None:
     assert reminders(db, "whatsapp")[0].recipient == "+525533334444"
 
     with db.session() as s, s.begin():
-        s.get(Contact, acme_id).whatsapp_opted_out = True
+        s.get_one(Contact, acme_id).whatsapp_opted_out = True
     plan(db, at(DUE + dt.timedelta(3), 9))
     days = [r.dedupe_key.split(":")[2] for r in reminders(db, "whatsapp")]
     assert days == ["2026-12-01"]
@@ -237,10 +240,10 @@ def test_paid_and_cancelled_invoices_are_never_reminded(db: Db) -> None:
     from storage.models import Invoice
 
     with db.session() as s, s.begin():
-        acme = s.get(Contact, acme_id)
+        acme = s.get_one(Contact, acme_id)
         cancelled = make_invoice(s, acme, issue_date=ISSUED, due_date=DUE)
         cancelled.status = "cancelled"
-        paid = s.get(Invoice, invoice_id)
+        paid = s.get_one(Invoice, invoice_id)
         paid.status, paid.balance, paid.paid = "paid", Decimal("0"), paid.total
     plan(db, at(DUE, 9))
     assert reminders(db) == []
@@ -255,7 +258,7 @@ def test_hidden_invoices_are_still_reminded(db: Db) -> None:
 def test_catch_up_sends_once_after_missed_days(db: Db) -> None:
     _, acme_id, _ = setup_customer(db)
     with db.session() as s, s.begin():
-        acme = s.get(Contact, acme_id)
+        acme = s.get_one(Contact, acme_id)
         # Another invoice whose +3 fell on Dec 7, while planning was down.
         make_invoice(
             s, acme, total="300.00", issue_date=ISSUED, due_date=dt.date(2026, 12, 4)
@@ -294,7 +297,7 @@ def test_first_run_does_not_replay_history(db: Db) -> None:
 def test_one_message_a_day_for_many_invoices(db: Db) -> None:
     _, acme_id, _ = setup_customer(db)
     with db.session() as s, s.begin():
-        acme = s.get(Contact, acme_id)
+        acme = s.get_one(Contact, acme_id)
         for _ in range(25):
             make_invoice(s, acme, total="10.00", issue_date=ISSUED, due_date=DUE)
     counts = plan(db, at(DUE, 9))
@@ -308,7 +311,7 @@ def test_statement_every_fourteen_days_with_a_balance(db: Db) -> None:
     _, acme_id, _ = setup_customer(db)
     with db.session() as s, s.begin():
         # No reminder trigger lands on these days for this invoice.
-        s.get(Contact, acme_id).created_at = NOW - dt.timedelta(days=30)
+        s.get_one(Contact, acme_id).created_at = NOW - dt.timedelta(days=30)
     plan(db, at(dt.date(2026, 12, 2), 9))
     plan(db, at(dt.date(2026, 12, 3), 9))
     with db.session() as s:
@@ -318,7 +321,7 @@ def test_statement_every_fourteen_days_with_a_balance(db: Db) -> None:
             )
         )
         assert [r.dedupe_key for r in statements] == [f"statement:{acme_id}:2026-12-02"]
-        assert s.get(Contact, acme_id).last_statement_on == dt.date(2026, 12, 2)
+        assert s.get_one(Contact, acme_id).last_statement_on == dt.date(2026, 12, 2)
         assert statements[0].payload["overdue"] == [
             {"currency": "MXN", "amount": "1160.00"}
         ]
@@ -341,7 +344,7 @@ def test_owner_digest_holds_reminders_until_ten(db: Db) -> None:
     from storage.models import Business
 
     with db.session() as s, s.begin():
-        s.get(Business, business_id).owner_digest = True
+        s.get_one(Business, business_id).owner_digest = True
     plan(db, at(DUE, 9))
     [row] = reminders(db)
     assert row.next_attempt_at.replace(tzinfo=dt.UTC) == at(DUE, 10)

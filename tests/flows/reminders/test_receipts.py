@@ -68,7 +68,7 @@ def test_payment_receipt_by_email_and_whatsapp(db: Db) -> None:
         chat = render_outbound(s, queued[1], NOW)
     assert email.subject == "Ferretería La Tuerca: recibimos tu pago de $400.00"
     assert "queda $600.00" in email.text and "$1,100.00" in email.text
-    assert "CLAVE123" in email.html
+    assert email.html is not None and "CLAVE123" in email.html
     assert "$400.00" in chat.text and chat.variables["4"] == "$1,100.00"
 
 

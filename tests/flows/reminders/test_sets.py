@@ -90,7 +90,7 @@ def test_digest_buttons_send_review_hold(db: Db) -> None:
     )
     day = dt.date(2026, 12, 3)
     with db.session() as s, s.begin():
-        business = s.get(Business, business_id)
+        business = s.get_one(Business, business_id)
         review = review_reminders(s, business=business, day=day)
         assert sorted(r["contact_name"] for r in review) == ["Cliente 0", "Cliente 1"]
         assert release_reminders(s, business=business, day=day, now=at(day, 9, 5)) == 2
@@ -102,7 +102,7 @@ def test_digest_buttons_send_review_hold(db: Db) -> None:
         ).all()
         assert {t.replace(tzinfo=dt.UTC) for t in times} == {at(day, 9, 5)}
     with db.session() as s, s.begin():
-        business = s.get(Business, business_id)
+        business = s.get_one(Business, business_id)
         held = hold_reminders(
             s, business=business, day=day, now=NOW, actor="user:1", channel="whatsapp"
         )

@@ -120,6 +120,7 @@ def test_issue_signs_stamps_and_books(  # type: ignore[no-untyped-def]
         assert invoice.payment_method == "PPD"
         assert invoice.source == "issued"
         assert str(invoice.due_date) == "2027-01-02"
+        assert invoice.xml is not None
         cfdi = check_seals(invoice.xml.encode())
         assert cfdi["Receptor"]["Rfc"] == acme.rfc
         business_id = business.id

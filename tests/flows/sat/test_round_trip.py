@@ -111,6 +111,7 @@ def test_invoice_payment_complement_and_cancel(  # type: ignore[no-untyped-def]
         assert first.complement_uuid == second.complement_uuid == complement.uuid
         assert pending_payments(session, business_id=business.id) == []
 
+        assert complement.xml is not None
         cfdi: CFDI = check_seals(complement.xml.encode())
         assert cfdi["TipoDeComprobante"] == "P"
         pagos = cfdi["Complemento"]["Pagos"]
@@ -168,6 +169,7 @@ def test_invoice_payment_complement_and_cancel(  # type: ignore[no-untyped-def]
             actor="owner",
             channel="whatsapp",
         )
+        assert wrong.uuid is not None
         assert fake_pac.cancelled[wrong.uuid] == "01"
         assert cancellation.status == "pending_acceptance"
         assert wrong.status == "pending"
