@@ -23,7 +23,13 @@ from telegram import (
     InputFile,
     Update,
 )
-from telegram.error import TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -42,11 +48,12 @@ from flows.channels import (
     Admission,
     admit,
     already_handled,
+    queue_unsent_answer,
     record_handled,
     telegram_account_linked,
 )
 from flows.errors import NotFound, ProviderError
-from flows.messages import Button, Channel, Inbound, Media, Reply
+from flows.messages import Button, Channel, Inbound, Media, Outbound, Reply
 from flows.outbox import RenderedMessage
 from storage.db import transaction
 
@@ -56,6 +63,7 @@ WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROVIDER_TIMEOUT = 15.0
 MAX_CALLBACK_DATA = 64  # bytes, the Bot API's limit
+MAX_CAPTION = 1024  # characters of a file's caption, the Bot API's limit
 
 COMMANDS: dict[str, str] = {
     "saldo": "Cuánto te deben, o un cliente: /saldo Acme",
@@ -147,10 +155,8 @@ async def handle_update(request: Request) -> Response:
     except (ValueError, TypeError, KeyError):
         return Response(status_code=400)
 
-    # A retried delivery of an update already handled is acknowledged, nothing more.
-    # Limitation: the reply goes out after the engine's transaction commits, so a
-    # Bot API failure at that moment loses the reply (the retry counts as seen),
-    # and two deliveries of one update racing each other may both send it.
+    # A retried delivery of an update already handled is acknowledged, nothing more:
+    # its answer was sent, or left to the outbox when Telegram did not take it.
     seen = await in_database(runtime, _seen, runtime, update_id)
     if seen:
         log.info("telegram update replay ignored", extra={"update_id": update_id})
@@ -306,7 +312,7 @@ class TelegramBot:
         text = await in_database(
             self.runtime, self._link, update.update_id, user.id, code
         )
-        await context.bot.send_message(chat.id, text)
+        await self.answer(context, update.update_id, chat.id, Reply().say(text))
 
     async def on_command(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE
@@ -401,7 +407,27 @@ class TelegramBot:
             display_name=user.full_name,
         )
         reply = await in_database(self.runtime, self.runtime.engine.handle, inbound)
-        await send_reply(context.bot, chat.id, reply)
+        if reply.replayed:
+            # Another delivery of this update got past the checks above while the
+            # first was still being handled: that one sends the answer.
+            log.info("telegram update replay not answered again", extra={})
+            return
+        await self.answer(context, update.update_id, chat.id, reply)
+
+    async def answer(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        update_id: int,
+        chat_id: int,
+        reply: Reply,
+    ) -> None:
+        """Send an answer already committed; what Telegram does not take now is
+        left to the outbox, since a retry of the update counts as handled."""
+        unsent = await send_reply(context.bot, chat_id, reply)
+        if unsent:
+            await in_database(
+                self.runtime, self._leave_to_outbox, update_id, chat_id, unsent
+            )
 
     def _admit(self, update: Update) -> Admission:
         assert update.effective_user is not None
@@ -430,6 +456,20 @@ class TelegramBot:
                 session, telegram_user_id=update.effective_user.id
             )
             return admission, linked
+
+    def _leave_to_outbox(
+        self, update_id: int, chat_id: int, parts: list[Outbound]
+    ) -> None:
+        """The unsent parts of an answer, queued for the outbox to retry."""
+        with transaction(self.runtime.factory) as session:
+            queue_unsent_answer(
+                session,
+                channel=Channel.TELEGRAM,
+                recipient=str(chat_id),
+                provider_message_id=provider_id(update_id),
+                parts=parts,
+                now=self.options.clock(),
+            )
 
     def _link(self, update_id: int, telegram_user_id: int, code: str) -> str:
         """`/start CODE`: bind the account, recorded so a retry acts once."""
@@ -506,25 +546,57 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     )
 
 
-async def send_reply(bot: Any, chat_id: int, reply: Reply) -> None:
-    """Each outbound message as a text (with its inline keyboard), then its files."""
+def reply_parts(reply: Reply) -> list[Outbound]:
+    """A reply as Bot API calls go: each text (with its keyboard), then each of
+    its files on its own."""
+    parts: list[Outbound] = []
     for message in reply.messages:
         if message.text:
-            await bot.send_message(
-                chat_id, message.text, reply_markup=keyboard(message.buttons)
+            parts.append(Outbound(text=message.text, buttons=message.buttons))
+        parts += [Outbound(text="", documents=(d,)) for d in message.documents]
+        parts += [Outbound(text="", images=(i,)) for i in message.images]
+    return parts
+
+
+async def send_reply(bot: Any, chat_id: int, reply: Reply) -> list[Outbound]:
+    """Send each part of a reply; returns the parts left unsent by a failure that
+    may pass (the network, Telegram's own errors, a flood wait), from the first
+    one that failed. A part Telegram refuses is logged and skipped; a person who
+    blocked the bot gets nothing more."""
+    parts = reply_parts(reply)
+    for index, part in enumerate(parts):
+        try:
+            await _send_part(bot, chat_id, part)
+        except Forbidden:
+            log.warning("telegram chat closed to the bot; reply dropped", extra={})
+            return []
+        except (BadRequest, RetryAfter, NetworkError) as exc:
+            if isinstance(exc, BadRequest):
+                log.warning("telegram refused a reply part", extra={"error": str(exc)})
+                continue
+            log.warning(
+                "telegram did not take a reply part",
+                extra={"error": type(exc).__name__, "left": len(parts) - index},
             )
-        for document in message.documents:
-            await bot.send_document(
-                chat_id,
-                InputFile(document.content, filename=document.filename),
-                caption=document.caption,
-            )
-        for image in message.images:
-            await bot.send_photo(
-                chat_id,
-                InputFile(image.content, filename=image.filename),
-                caption=image.caption,
-            )
+            return parts[index:]
+    return []
+
+
+async def _send_part(bot: Any, chat_id: int, part: Outbound) -> None:
+    if part.text:
+        await bot.send_message(chat_id, part.text, reply_markup=keyboard(part.buttons))
+    for document in part.documents:
+        await bot.send_document(
+            chat_id,
+            InputFile(document.content, filename=document.filename),
+            caption=document.caption,
+        )
+    for image in part.images:
+        await bot.send_photo(
+            chat_id,
+            InputFile(image.content, filename=image.filename),
+            caption=image.caption,
+        )
 
 
 # The outbox's sender.
@@ -555,18 +627,28 @@ class TelegramSender:
         """Send one message; returns `tg:<chat>:<message id>` of its last part."""
         chat_id = message.recipient
         result: dict[str, Any] = {}
+        # One file with a short text and no buttons goes as one message: the
+        # text is its caption.
+        captioned = (
+            len(message.attachments) == 1
+            and not message.buttons
+            and 0 < len(message.text) <= MAX_CAPTION
+        )
         for item in message.attachments:
             method, field = (
                 ("sendPhoto", "photo")
                 if item.content_type.startswith("image/")
                 else ("sendDocument", "document")
             )
+            data = {"chat_id": chat_id}
+            if captioned:
+                data["caption"] = message.text
             result = self.call(
                 method,
-                {"chat_id": chat_id},
+                data,
                 files={field: (item.filename, item.content, item.content_type)},
             )
-        if message.text or not message.attachments:
+        if not captioned and (message.text or not message.attachments):
             data = {"chat_id": chat_id, "text": message.text}
             markup = keyboard(message.buttons)
             if markup is not None:

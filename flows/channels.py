@@ -1,9 +1,11 @@
 """What the chat channels record around a message: admission (replay, rate limit),
-the customer's last WhatsApp message, and delivery reports (a failure tells the owner).
+the customer's last WhatsApp message, delivery reports (a failure tells the owner),
+and answers left to the outbox when the channel failed to take them.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import logging
@@ -14,14 +16,15 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from flows import ratelimit
-from flows.messages import Channel
-from flows.outbox import notify_owner
+from flows.messages import Channel, Outbound
+from flows.outbox import enqueue, notify_owner
 from storage.db import run_core
 from storage.models import Contact, ContactKind, InboundMessage, OutboundMessage, User
 
 log = logging.getLogger(__name__)
 
 UNDELIVERED = "undelivered"  # the kind of the owner's notice
+CHAT_REPLY = "chat_reply"  # the outbox template of an answer sent late
 
 # Twilio's message states in the order they happen; a late report of an earlier
 # state never overwrites a later one (callbacks may arrive out of order).
@@ -122,6 +125,61 @@ def record_handled(
         )
     )
     session.flush()
+
+
+def queue_unsent_answer(
+    session: Session,
+    *,
+    channel: Channel,
+    recipient: str,
+    provider_message_id: str,
+    parts: list[Outbound],
+    now: dt.datetime,
+) -> int:
+    """Hand to the outbox the parts of an answer the channel did not take, so
+    they are retried there; a second call for the same message queues nothing.
+
+    Each part is one text (with its buttons) or one file (its caption as text).
+    Returns how many parts were queued."""
+    business_id = session.scalar(
+        select(InboundMessage.business_id).where(
+            InboundMessage.channel == str(channel),
+            InboundMessage.provider_message_id == provider_message_id,
+        )
+    )
+    queued = 0
+    for index, part in enumerate(parts):
+        files = [
+            {
+                "filename": item.filename,
+                "content_type": item.content_type,
+                "content": base64.b64encode(item.content).decode("ascii"),
+            }
+            for item in part.documents + part.images
+        ]
+        captions = [i.caption for i in part.documents + part.images if i.caption]
+        row = enqueue(
+            session,
+            business_id=business_id,
+            channel=str(channel),
+            recipient=recipient,
+            template=CHAT_REPLY,
+            payload={
+                "text": "\n\n".join([part.text, *captions]).strip(),
+                "buttons": [
+                    {"title": b.title, "payload": b.payload} for b in part.buttons
+                ],
+                "files": files,
+            },
+            dedupe_key=f"{CHAT_REPLY}:{channel}:{provider_message_id}:{index}",
+            now=now,
+        )
+        queued += row is not None
+    log.info(
+        "answer left to the outbox",
+        extra={"business_id": business_id, "channel": str(channel), "parts": queued},
+    )
+    return queued
 
 
 def record_delivery_status(

@@ -69,9 +69,13 @@ class Outbound:
 
 @dataclass
 class Reply:
-    """All that answers one inbound message, plus what to queue for others."""
+    """All that answers one inbound message, plus what to queue for others.
+
+    `replayed` marks the answer recorded for an earlier delivery of the same
+    provider id: a channel that sends answers itself has already sent it."""
 
     messages: list[Outbound] = field(default_factory=list)
+    replayed: bool = False
 
     def say(self, text: str, *buttons: Button) -> Reply:
         self.messages.append(Outbound(text=text, buttons=tuple(buttons)))

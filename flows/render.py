@@ -7,6 +7,7 @@ strings, dates in ISO); formatting happens here.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import logging
@@ -121,6 +122,7 @@ def render_outbound(
         recipient=row.recipient,
         subject=text.splitlines()[0] if text else row.template,
         text=text,
+        attachments=_carried_files(payload),
         buttons=buttons,
         whatsapp_template=row.template,
         variables=whatsapp_variables(row.template, payload),
@@ -182,6 +184,19 @@ def _needs_template(session: Session, row: OutboundMessage, now: dt.datetime) ->
     if last.tzinfo is None:
         last = last.replace(tzinfo=dt.UTC)
     return now - last >= WHATSAPP_WINDOW
+
+
+def _carried_files(payload: dict[str, Any]) -> tuple[Attachment, ...]:
+    """Files a chat message carries in its own payload (an answer the channel
+    did not take at first, left to the outbox)."""
+    return tuple(
+        Attachment(
+            filename=str(item["filename"]),
+            content_type=str(item["content_type"]),
+            content=base64.b64decode(item["content"]),
+        )
+        for item in payload.get("files", [])
+    )
 
 
 def _attachments(session: Session, payload: dict[str, Any]) -> tuple[Attachment, ...]:

@@ -137,13 +137,15 @@ class Engine:
     @staticmethod
     def _recorded_reply(session: Session, inbound: Inbound) -> Reply:
         assert inbound.provider_message_id is not None
-        return decode_reply(
+        reply = decode_reply(
             repo.inbound_reply(
                 session,
                 channel=str(inbound.channel),
                 provider_message_id=inbound.provider_message_id,
             )
         )
+        reply.replayed = True
+        return reply
 
     def _stored_reply(self, inbound: Inbound) -> Reply | None:
         if not inbound.provider_message_id:

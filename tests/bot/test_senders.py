@@ -163,6 +163,23 @@ def test_telegram_text_with_buttons_and_files(telegram):
     assert provider_id.startswith("tg:5550001:")
 
 
+def test_telegram_one_file_carries_its_short_text_as_caption(telegram):
+    sender = telegram_sender(telegram)
+
+    sender.send(
+        rendered(
+            channel="telegram",
+            recipient="5550001",
+            text="Tu factura",
+            attachments=(PDF,),
+        )
+    )
+
+    [document] = telegram.of("sendDocument")
+    assert document.params["caption"] == "Tu factura"
+    assert telegram.of("sendMessage") == []
+
+
 @pytest.mark.parametrize(
     ("code", "temporary"), [(429, True), (502, True), (403, False)]
 )

@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import telegram as tg
-from flows import ratelimit
+from bot.scheduler import build_senders, close_senders, run_outbox
+from flows import channels, ratelimit
 from flows.business import add_user
 from flows.messages import NO, YES, Document, Outbound, Reply
 from handlers import actions
 from handlers.context import Turn
-from storage.models import Conversation, InboundMessage, User
+from storage.models import Conversation, InboundMessage, OutboundMessage, User
 from tests.bot.conftest import (
     PUBLIC_BASE_URL,
     TELEGRAM_SECRET,
@@ -388,3 +389,78 @@ def test_a_failed_update_answers_500_and_is_retried(
     assert failed.status_code == 500
     assert retried.status_code == 200
     assert len(telegram.of("sendMessage")) == 1
+
+
+def test_two_deliveries_past_the_checks_send_one_answer(
+    db, team, telegram, serve, monkeypatch
+):
+    # Two deliveries of one update can both pass the replay checks before either
+    # commits (the first still being handled when Telegram retries); over HTTP
+    # that window cannot be hit on purpose, so the checks are made to miss.
+    monkeypatch.setattr(tg, "already_handled", lambda session, **key: False)
+    monkeypatch.setattr(channels, "already_handled", lambda session, **key: False)
+    service = serve(telegram_settings(db, telegram))
+    update = make_message_update("ayuda", user_id=OWNER_ID)
+
+    responses = [service.telegram(update) for _ in range(2)]
+
+    assert [r.status_code for r in responses] == [200, 200]
+    assert len(telegram.of("sendMessage")) == 1
+    assert inbound_count(db) == 1
+
+
+def test_an_answer_telegram_did_not_take_is_left_to_the_outbox(
+    db, team, telegram, serve, recorded_action
+):
+    service = serve(telegram_settings(db, telegram))
+    pending_confirmation(db, sender=str(OWNER_ID))
+    telegram.failures.append((502, "Bad Gateway"))
+    update = make_message_update("sí", user_id=OWNER_ID)
+
+    first = service.telegram(update)
+    retried = service.telegram(update)
+
+    assert [first.status_code, retried.status_code] == [200, 200]
+    assert recorded_action == [{"folio": "A-101"}]
+    assert len(telegram.of("sendMessage")) == 1  # the one refused
+    assert telegram.of("sendDocument") == telegram.of("sendPhoto") == []
+
+    runtime = service.runtime
+    senders = build_senders(runtime.settings)
+    try:
+        counts = run_outbox(runtime, now=service.clock.now, senders=senders)
+        again = run_outbox(runtime, now=service.clock.now, senders=senders)
+    finally:
+        close_senders(senders)
+
+    assert (counts.sent, again.claimed) == (3, 0)
+    [_, message] = telegram.of("sendMessage")
+    assert message.params["chat_id"] == str(OWNER_ID)
+    assert message.params["text"] == "Hecho. ¿Le aviso al cliente?"
+    assert message.json("reply_markup")["inline_keyboard"] == [
+        [
+            {"text": "Sí", "callback_data": "yes"},
+            {"text": "No", "callback_data": "no"},
+        ]
+    ]
+    [document] = telegram.of("sendDocument")
+    assert document.files["document"] == ("A-101.pdf", b"%PDF-1.4 factura")
+    assert document.params["caption"] == "Tu factura"
+    [photo] = telegram.of("sendPhoto")
+    assert photo.files["photo"] == ("cobranza.png", b"\x89PNG chart")
+    assert "caption" not in photo.params
+
+
+def test_a_reply_part_telegram_refuses_is_skipped(
+    db, team, telegram, serve, recorded_action
+):
+    service = serve(telegram_settings(db, telegram))
+    pending_confirmation(db, sender=str(OWNER_ID))
+    telegram.failures.append((400, "Bad Request: message is too long"))
+
+    response = service.telegram(make_message_update("sí", user_id=OWNER_ID))
+
+    assert response.status_code == 200
+    assert len(telegram.of("sendDocument")) == len(telegram.of("sendPhoto")) == 1
+    with db.session() as session:
+        assert session.scalar(select(func.count(OutboundMessage.id))) == 0
