@@ -41,7 +41,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
-    db = make_engine(settings.database_url)
+    db = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     if migrate:
         upgrade(db)
     factory = make_session_factory(db)

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
 
     # Not in the public contract: how often the outbox worker wakes, in seconds.
     outbox_interval_seconds: int = Field(default=30, ge=1)
+    # Not in the public contract: the PostgreSQL connections each process keeps
+    # open. Chat turns run on at most this many threads at once, so a burst of
+    # webhooks reuses connections instead of opening (and closing) new ones.
+    database_pool_size: int = Field(default=20, ge=2)
 
     @cached_property
     def whatsapp_template_sids(self) -> dict[str, str]:

@@ -57,7 +57,8 @@ MEDIA_DIR = "channels.media_dir"
 RATE_LIMIT = "channels.rate_limit"
 CLOCK = "channels.clock"
 DB_LIMITER = "channels.db_limiter"
-DB_CONCURRENCY = 16
+# Threads left for the scheduler, the outbox and the web pages.
+DB_SPARE_CONNECTIONS = 4
 DEFAULT_MEDIA_DIR = Path("var/media")
 OUTGOING = "outgoing"
 OUTGOING_PATH = "/webhooks/whatsapp/media"
@@ -103,7 +104,8 @@ async def in_database(runtime: Runtime, work: Callable[..., T], *args: Any) -> T
         return work(*args)
     limiter = runtime.extras.get(DB_LIMITER)
     if limiter is None:
-        limiter = runtime.extras[DB_LIMITER] = anyio.CapacityLimiter(DB_CONCURRENCY)
+        turns = max(1, runtime.settings.database_pool_size - DB_SPARE_CONNECTIONS)
+        limiter = runtime.extras[DB_LIMITER] = anyio.CapacityLimiter(turns)
     return await anyio.to_thread.run_sync(partial(work, *args), limiter=limiter)
 
 

@@ -9,9 +9,15 @@ from typing import Any
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+POOL_OVERFLOW = 10  # connections opened beyond the pool for a burst, then closed
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned for the backend: WAL and foreign keys on SQLite."""
+
+def make_engine(url: str, *, pool_size: int | None = None, **kwargs: Any) -> Engine:
+    """An engine tuned for the backend: WAL and foreign keys on SQLite, connections
+    checked before each use on PostgreSQL. With `pool_size`, that many connections
+    stay open once opened, and a burst beyond it opens a few more for a while."""
+    if pool_size is not None:
+        kwargs.update(pool_size=pool_size, max_overflow=POOL_OVERFLOW)
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 30}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
