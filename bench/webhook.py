@@ -201,6 +201,34 @@ def serve_bare(sock: socket.socket) -> None:
     run_uvicorn(app, sock)
 
 
+def in_child(work: Any, *args: Any) -> Any:
+    """Run `work` in a child process, keeping its imports out of the client's."""
+    with multiprocessing.Pool(1) as pool:
+        return pool.apply(work, args)
+
+
+def postgres_sessions(database_url: str | None) -> int:
+    """Connections the PostgreSQL server has accepted into this database so far
+    (each one a new server process); 0 for SQLite."""
+    if not database_url or database_url.startswith("sqlite"):
+        return 0
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text(
+                        "SELECT sessions FROM pg_stat_database "
+                        "WHERE datname = current_database()"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 def start(target: object, *args: object) -> multiprocessing.Process:
     process = multiprocessing.Process(target=target, args=args, daemon=True)
     process.start()
@@ -395,7 +423,11 @@ def main() -> None:
         requests = Requests(senders, args.auth_token, args.public_base_url)
         bare_url = f"http://127.0.0.1:{bare.getsockname()[1]}"
         bare_figures = asyncio.run(measure("bare", bare_url, requests, args))
+        opened_before = in_child(postgres_sessions, args.database_url)
         figures = asyncio.run(measure("cobra", cobra_url, requests, args))
+        opened = in_child(postgres_sessions, args.database_url) - opened_before
+        if args.database_url and not args.database_url.startswith("sqlite"):
+            print(f" cobra opened {opened} PostgreSQL connections while measured")
         if floor_url:
             owner = Requests(senders[:1], args.auth_token, args.public_base_url)
             floor_figures = asyncio.run(measure("floor", floor_url, owner, args))
