@@ -34,6 +34,7 @@ from storage.models import (
     Invoice,
     InvoiceStatus,
     Payment,
+    PaymentAllocation,
     PaymentReport,
 )
 
@@ -386,6 +387,29 @@ def report_payment(
         },
     )
     return report
+
+
+def last_payment(
+    session: Session, *, contact: Contact, invoice_id: int | None = None
+) -> Payment | None:
+    """The contact's latest payment in force, to one invoice when given."""
+    query = select(Payment).where(
+        Payment.business_id == contact.business_id,
+        Payment.contact_id == contact.id,
+        Payment.direction == "in",
+        Payment.reversed_at.is_(None),
+    )
+    if invoice_id is not None:
+        query = query.where(
+            Payment.id.in_(
+                select(PaymentAllocation.payment_id).where(
+                    PaymentAllocation.invoice_id == invoice_id
+                )
+            )
+        )
+    return session.scalar(
+        query.order_by(Payment.paid_at.desc(), Payment.id.desc()).limit(1)
+    )
 
 
 def latest_pending_report(

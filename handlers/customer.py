@@ -21,7 +21,7 @@ from handlers.context import Turn
 from handlers.nlu import ContactCandidate, Intent, Role, Understanding, match_contacts
 from handlers.owner import capped, invoice_line
 from storage import repo
-from storage.models import Contact, Invoice
+from storage.models import Contact, Invoice, InvoiceStatus
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,76 @@ def _subject_invoice(
         return named[0]
     open_ones = customer_side.own_invoices(turn.session, contact=contact)
     return open_ones[0] if len(open_ones) == 1 else None
+
+
+# --- "¿Ya está pagada?" -------------------------------------------------------------
+
+
+def my_status(turn: Turn, understanding: Understanding) -> Reply:
+    """Where an invoice stands (the one named, else the only open one), or, about
+    payments in general, the last one recorded and the balance. A question, never
+    taken as a report that the customer paid."""
+    contact = _me(turn)
+    named = _named_invoices(turn, contact, understanding)
+    if isinstance(named, Reply):
+        return named
+    if not named:
+        open_ones = customer_side.own_invoices(turn.session, contact=contact)
+        named = open_ones if len(open_ones) == 1 else []
+    lines = [_invoice_status(turn, contact, i) for i in named[:MAX_SENT_INVOICES]]
+    if not named:
+        last = customer_side.last_payment(turn.session, contact=contact)
+        lines.append(
+            f"El último pago tuyo que {turn.business.name} tiene registrado es de "
+            f"{money(last.amount, last.currency)}, del "
+            f"{short_date(last.paid_at.date(), today=turn.today)}."
+            if last is not None
+            else f"{turn.business.name} todavía no tiene registrado ningún pago tuyo."
+        )
+    report = customer_side.latest_pending_report(
+        turn.session, contact=contact, since=turn.now - customer_side.REPORT_HOLD
+    )
+    asked = {i.id for i in named}
+    if report is not None and (
+        not asked or report.invoice_id is None or report.invoice_id in asked
+    ):
+        lines.append(
+            f"Tu aviso de pago del {short_date(report.created_at.date())} está por "
+            "confirmarse; te llegará tu recibo en cuanto lo confirmen."
+        )
+    reply = Reply().say("\n".join(lines))
+    if not named:
+        reply.messages += my_balance(turn, understanding).messages
+    return reply
+
+
+def _invoice_status(turn: Turn, contact: Contact, invoice: Invoice) -> str:
+    total = money(invoice.total, invoice.currency)
+    head = f"La factura {invoice.label} por {total}"
+    if invoice.status == InvoiceStatus.CANCELLED:
+        return f"{head} está cancelada: no debes nada por ella."
+    if invoice.status == InvoiceStatus.PAID or invoice.balance <= 0:
+        last = customer_side.last_payment(
+            turn.session, contact=contact, invoice_id=invoice.id
+        )
+        when = (
+            f" (último pago el {short_date(last.paid_at.date(), today=turn.today)})"
+            if last is not None
+            else ""
+        )
+        return f"{head} ya está pagada ✅{when}."
+    left = money(invoice.balance, invoice.currency)
+    days = (turn.today - invoice.due_date).days
+    due = short_date(invoice.due_date, today=turn.today)
+    if days > 0:
+        when = f"venció el {due} (hace {days} día{'s' if days != 1 else ''})"
+    elif days == 0:
+        when = "vence hoy"
+    else:
+        when = f"vence el {due}"
+    if invoice.balance < invoice.total:
+        return f"{head} tiene abonos; le quedan {left} y {when}."
+    return f"{head} está pendiente de pago y {when}."
 
 
 # --- "Ya pagué" --------------------------------------------------------------------
@@ -587,6 +657,7 @@ def _button_understanding() -> Understanding:
 
 INTENTS = {
     Intent.CUSTOMER_BALANCE: my_balance,
+    Intent.CUSTOMER_STATUS: my_status,
     Intent.CUSTOMER_LINK: my_link,
     Intent.CUSTOMER_INVOICE: my_invoice,
     Intent.CUSTOMER_PAID: i_paid,

@@ -42,6 +42,7 @@ HELP_STAFF_NOTE = (
 HELP_CUSTOMER = """Soy el asistente de cobranza de {business}. Puedes escribirme:
 • «¿cuánto debo?»
 • «mándame la factura A-102»
+• «¿ya está pagada la A-102?»
 • «¿me pasas el link?»
 • «ya pagué» (con foto o PDF del comprobante)
 • «pago el viernes»

@@ -213,6 +213,13 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "les mando mi comprobante de pago",
         "ya quedo pagado",
     ),
+    Intent.CUSTOMER_STATUS: (
+        "ya esta pagada la factura",
+        "como va mi factura",
+        "cuando vence la factura",
+        "ya les llego mi pago",
+        "ya se reflejo mi deposito",
+    ),
     Intent.CUSTOMER_PROMISE: (
         "pago el viernes",
         "el lunes les deposito",

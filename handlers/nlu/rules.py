@@ -461,7 +461,38 @@ _OWNER: list[Rule] = [
     ),
 ]
 
+# A message that reports a payment ("ya les deposité, ¿les llegó?") is a report
+# first, whatever it asks after it.
+_NO_PAYMENT_CLAIM = (
+    r"^(?!.*\b(?:pague|pagamos|deposite|depositamos|transferi|transferimos|"
+    r"liquide|liquidamos|cubri|comprobante|hice|hicimos|realice|mande)\b)"
+)
+
 _CUSTOMER: list[Rule] = [
+    Rule(
+        Intent.CUSTOMER_STATUS,
+        _r(
+            _NO_PAYMENT_CLAIM + r".*?(?:\bcomo va\b|\bcomo (?:esta|anda) (?:la|mi)\b|"
+            r"(?:cuando|que dia|que fecha) (?:vence|se vence|tengo que pagar)|"
+            r"fecha (?:de|limite de) (?:vencimiento|pago)|"
+            r"\b(?:estatus|status|situacion) de\b|"
+            r"en que (?:estatus|status|estado) (?:esta|va|quedo)|"
+            r"(?:les |te |le )?(?:llego|llegaron|cayo|cayeron) (?:mi|el|los|la) "
+            r"(?:pago|deposito|transferencia|spei)|"
+            r"(?:recibieron|registraron|aplicaron|vieron|se aplico|se registro|"
+            r"se reflejo|reflejaron) (?:mi|el|los|la) (?:pago|deposito|transferencia|"
+            r"abono|spei))"
+        ),
+    ),
+    Rule(
+        Intent.CUSTOMER_STATUS,
+        _r(
+            _NO_PAYMENT_CLAIM + r".*?\b(?:(?:ya )?(?:esta|estan|quedo|quedaron|sigue|"
+            r"siguen) (?:pagad|liquidad|saldad|cubiert|pendiente|abiert|vencid)|"
+            r"ya (?:esta|quedo)$)"
+        ),
+        lambda c: c.question,
+    ),
     Rule(
         Intent.CUSTOMER_DISPUTE,
         _r(

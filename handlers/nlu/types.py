@@ -45,6 +45,7 @@ class Intent(StrEnum):
     # customer
     CUSTOMER_BALANCE = "customer_balance"
     CUSTOMER_INVOICE = "customer_invoice"
+    CUSTOMER_STATUS = "customer_status"
     CUSTOMER_LINK = "customer_link"
     CUSTOMER_PAID = "customer_paid"
     CUSTOMER_PROMISE = "customer_promise"
@@ -114,6 +115,7 @@ CUSTOMER_INTENTS: frozenset[Intent] = frozenset(
     {
         Intent.CUSTOMER_BALANCE,
         Intent.CUSTOMER_INVOICE,
+        Intent.CUSTOMER_STATUS,
         Intent.CUSTOMER_LINK,
         Intent.CUSTOMER_PAID,
         Intent.CUSTOMER_PROMISE,

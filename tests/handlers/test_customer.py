@@ -442,3 +442,61 @@ def test_a_prompt_injection_reveals_nothing(db: Db) -> None:
     with db.session() as session:
         assert session.scalar(select(Business.id)) == world.business_id
         assert session.get(Invoice, world.invoice_id) is not None
+
+
+def test_asking_whether_an_invoice_is_paid_is_a_question_not_a_report(
+    world: World,
+) -> None:
+    unpaid = world.say("¿la factura A-102 ya está pagada?")
+
+    assert unpaid.text.startswith(
+        "La factura A-102 por $1,160.00 está pendiente de pago y "
+    )
+    assert world.rows(PaymentReport) == [] and world.alerts() == []
+
+    world.say("Acme me pagó 500", sender=OWNER)
+    world.say("sí", sender=OWNER)
+    partly = world.say("¿cómo va la A-102?")
+    world.say("Acme me pagó 660", sender=OWNER)
+    world.say("sí", sender=OWNER)
+    paid = world.say("¿ya está pagada la A-102?")
+
+    assert "tiene abonos; le quedan $660.00" in partly.text
+    assert paid.text == (
+        "La factura A-102 por $1,160.00 ya está pagada ✅ (último pago el 3 dic)."
+    )
+    assert world.rows(PaymentReport) == []
+
+
+def test_asking_about_a_payment_shows_the_last_one_and_a_report_pending(
+    world: World,
+) -> None:
+    world.add_invoice(total="500.00", folio="103")
+    before = world.say("¿ya les llegó mi pago?")
+    world.say("ya les deposité 500 de la A-103")
+    after = world.say("¿ya se reflejó mi depósito?")
+
+    assert before.messages[0].text.endswith(
+        "todavía no tiene registrado ningún pago tuyo."
+    )
+    assert "Tu saldo con" in before.messages[1].text
+    assert "Tu aviso de pago del 3 dic está por confirmarse" in after.text
+    assert len(world.rows(PaymentReport)) == 1
+
+
+def test_asking_about_another_customers_invoice_reveals_nothing(world: World) -> None:
+    reply = world.say("¿cómo va la B-900?")
+
+    assert "No encontré la factura B-900" in reply.text
+    assert "98,765" not in reply.text and "Beta" not in reply.text
+
+
+def test_a_report_about_one_invoice_is_not_shown_for_another(world: World) -> None:
+    world.add_invoice(total="500.00", folio="103")
+    world.say("ya les deposité 500 de la A-103")
+
+    other = world.say("¿cómo va la A-102?")
+    same = world.say("¿cómo va la A-103?")
+
+    assert "aviso de pago" not in other.text
+    assert "Tu aviso de pago del 3 dic está por confirmarse" in same.text
