@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,50 @@ def customer_channels(contact: Contact) -> list[tuple[str, str]]:
     return found
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A message queued to a customer: where it goes ("WhatsApp", "correo") and
+    how many rows were new (0 when each address already had it that day)."""
+
+    channels: list[str]
+    new: int
+
+
+def queue_to_customer(
+    session: Session,
+    *,
+    contact: Contact,
+    template: str,
+    payload: dict[str, Any],
+    key: str,
+    day: dt.date,
+    now: dt.datetime,
+    not_before: dt.datetime | None = None,
+) -> Queued:
+    """One message to every channel the customer can be written on now, at most
+    once a day per address: `key` and `day` make each row's dedupe key."""
+    used: list[str] = []
+    new = 0
+    for where, address in customer_channels(contact):
+        row = enqueue(
+            session,
+            business_id=contact.business_id,
+            contact_id=contact.id,
+            channel=where,
+            recipient=address,
+            template=template,
+            payload=payload,
+            dedupe_key=f"{key}:{where}:{address}:{day.isoformat()}",
+            now=now,
+            not_before=not_before,
+        )
+        new += row is not None
+        label = "WhatsApp" if where == "whatsapp" else "correo"
+        if label not in used:
+            used.append(label)
+    return Queued(used, new)
+
+
 def send_portal_link(
     session: Session,
     *,
@@ -46,27 +91,20 @@ def send_portal_link(
     url = portal_url(public_base_url, token)
     business = session.get(Business, contact.business_id)
     assert business is not None
-    day = now.date().isoformat()
-    used: list[str] = []
-    for where, address in customer_channels(contact):
-        enqueue(
-            session,
-            business_id=contact.business_id,
-            contact_id=contact.id,
-            channel=where,
-            recipient=address,
-            template="payment_link",
-            payload={
-                "business_name": business.name,
-                "contact_name": contact.name,
-                "portal_url": url,
-            },
-            dedupe_key=f"payment_link:{contact.id}:{where}:{address}:{day}",
-            now=now,
-        )
-        label = "WhatsApp" if where == "whatsapp" else "correo"
-        if label not in used:
-            used.append(label)
+    queued = queue_to_customer(
+        session,
+        contact=contact,
+        template="payment_link",
+        payload={
+            "business_name": business.name,
+            "contact_name": contact.name,
+            "portal_url": url,
+        },
+        key=f"payment_link:{contact.id}",
+        day=now.date(),
+        now=now,
+    )
+    used = queued.channels
     audit(
         session,
         business_id=contact.business_id,

@@ -39,8 +39,10 @@ from flows.business import portal_token, portal_url, set_flag
 from flows.credit_notes import NoteLine, notes_by_invoice
 from flows.errors import Conflict, InvalidInput, NotFound
 from flows.fmt import bank_name, local_date, zone
+from flows.links import queue_to_customer
 from flows.messages import Button
 from flows.outbox import at_local, enqueue, enqueue_many, owner_address, send_after
+from storage import repo
 from storage.db import is_postgres
 from storage.models import (
     Business,
@@ -952,6 +954,83 @@ def statement_payload(
         "pay": how_to_pay(business, contact),
         "portal_url": portal,
     }
+
+
+@dataclass(frozen=True)
+class SentStatement:
+    """A statement sent on request: what it showed and where it went."""
+
+    totals: list[dict[str, Any]]
+    overdue: list[dict[str, Any]]
+    channels: list[str]
+    queued: int  # 0 when every channel already had today's
+    not_before: dt.datetime
+
+
+def send_statement_now(
+    session: Session,
+    *,
+    contact: Contact,
+    public_base_url: str,
+    portal_key: bytes,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+) -> SentStatement | None:
+    """The customer's statement (open invoices, what is overdue, how to pay, the
+    portal link), queued to every channel they can be written on: a reminder the
+    owner asks for. Once a day per address; in the quiet hours it waits for the
+    morning. None when the customer owes nothing."""
+    business = session.get(Business, contact.business_id)
+    assert business is not None
+    invoices = repo.open_invoices(
+        session,
+        business_id=contact.business_id,
+        direction=Direction.RECEIVABLE,
+        contact_id=contact.id,
+    )
+    if not invoices:
+        return None
+    today = local_date(now, business.timezone)
+    token = portal_token(session, contact=contact, key=portal_key, now=now)
+    payload = statement_payload(
+        business,
+        contact,
+        invoices,
+        today=today,
+        portal=portal_url(public_base_url, token),
+        notes=notes_by_invoice(
+            session,
+            business_id=business.id,
+            invoice_ids=[i.id for i in invoices[:MAX_LISTED]],
+        ),
+    )
+    not_before = send_after(now, business.timezone)
+    queued = queue_to_customer(
+        session,
+        contact=contact,
+        template=STATEMENT,
+        payload=payload,
+        key=f"statement_asked:{contact.id}",
+        day=today,
+        now=now,
+        not_before=not_before,
+    )
+    used = queued.channels
+    if queued.new:
+        audit(
+            session,
+            business_id=business.id,
+            actor=actor,
+            channel=channel,
+            action="statement.sent",
+            subject=f"contact:{contact.id}",
+            data={"channels": used},
+            now=now,
+        )
+    return SentStatement(
+        payload["totals"], payload["overdue"], used, queued.new, not_before
+    )
 
 
 # --- The owner's digest ---------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Collections in conversation: register a payment (confirmed), undo it, send links.
+"""Collections in conversation: register a payment (confirmed), undo it, send links
+and, when the owner asks, a customer's statement as a reminder.
 
 A payment is only proposed from what the person wrote: an amount is never guessed,
 and nothing is recorded until they answer yes.
@@ -12,11 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from flows import business as business_flows
-from flows import customer_side, links
+from flows import customer_side, links, reminders
 from flows.errors import MoneyRuleViolation, NotFound
-from flows.fmt import money, to_money
+from flows.fmt import local_date, money, to_money
 from flows.messages import Reply
 from flows.money import Allocation, propose_allocation, record_payment, reverse_payment
+from flows.outbox import QUIET_UNTIL
 from flows.receipts import queue_payment_receipt
 from handlers import actions, sat
 from handlers.context import Turn
@@ -243,6 +245,52 @@ def send_link(turn: Turn, understanding: Understanding) -> Reply:
     return Reply().say(f"Link de pago de {contact.display_name}:\n{sent.url}\n{told}")
 
 
+def send_statement(turn: Turn, understanding: Understanding) -> Reply:
+    """ "Recuérdale a Acme": the customer's statement goes out now (in the quiet
+    hours, in the morning), once a day."""
+    contact = find_contact(turn, understanding)
+    if isinstance(contact, Reply):
+        return contact
+    name = contact.display_name
+    sent = reminders.send_statement_now(
+        turn.session,
+        contact=contact,
+        public_base_url=turn.config.public_base_url,
+        portal_key=turn.config.portal_key,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+    )
+    if sent is None:
+        return Reply().say(f"{name} no te debe nada; no le mandé recordatorio. ✅")
+    if not sent.channels:
+        return Reply().say(
+            f"{name} no tiene WhatsApp ni correo activo; no pude mandarle su estado "
+            "de cuenta. Agrégale uno: «el correo de "
+            f"{name} es pagos@ejemplo.mx»."
+        )
+    where = " y ".join(sent.channels)
+    if not sent.queued:
+        return Reply().say(
+            f"Ya le mandé hoy a {name} su estado de cuenta por {where}; no se lo "
+            "repito el mismo día."
+        )
+    owed = ", ".join(_money_of(t) for t in sent.totals)
+    overdue = ", ".join(_money_of(t) for t in sent.overdue)
+    text = f"Le mandé a {name} su estado de cuenta por {where}: debe {owed}"
+    text += f", de eso {overdue} vencido." if overdue else ", nada vencido."
+    if sent.not_before > turn.now:
+        tz = turn.business.timezone
+        day = local_date(sent.not_before, tz)
+        when = "mañana" if day > local_date(turn.now, tz) else "hoy"
+        text += f" Sale {when} a las {QUIET_UNTIL:%H:%M}, para no escribirle de noche."
+    return Reply().say(text)
+
+
+def _money_of(total: dict[str, Any]) -> str:
+    return money(Decimal(total["amount"]), total["currency"])
+
+
 def rotate_link(turn: Turn, understanding: Understanding) -> Reply:
     contact = find_contact(turn, understanding)
     if isinstance(contact, Reply):
@@ -292,6 +340,7 @@ INTENTS = {
     Intent.REGISTER_PAYMENT: register_payment,
     Intent.UNDO: undo,
     Intent.SEND_LINK: send_link,
+    Intent.SEND_STATEMENT: send_statement,
     Intent.ROTATE_LINK: rotate_link,
     Intent.REPLY_TO_CUSTOMER: reply_to_customer,
 }

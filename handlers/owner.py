@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 from flows import business as business_flows
 from flows import reports
@@ -12,6 +15,7 @@ from flows.fmt import money, short_date
 from flows.messages import Document, Outbound, Reply
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
+from handlers.nlu.normalize import fold
 from handlers.resolve import find_contact, find_invoices
 from storage import repo
 from storage.models import Invoice
@@ -132,6 +136,9 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
         if isinstance(contact, Reply):
             return contact
         contact_id, name = contact.id, contact.display_name
+    days = _upcoming_days(turn, understanding)
+    if days is not None:
+        return _upcoming(turn, contact_id, name, days)
     invoices = repo.open_invoices(
         turn.session,
         business_id=turn.business.id,
@@ -149,6 +156,74 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
         "Pregunta por un cliente: «vencidas de Acme».",
     )
     return Reply().say("\n".join([title, *lines]))
+
+
+_ASKS_AHEAD = re.compile(r"\b(?:vencen?|se vencen?|por vencer|van? a vencer)\b")
+
+
+def _upcoming_days(
+    turn: Turn, understanding: Understanding
+) -> tuple[dt.date, dt.date] | None:
+    """The first and last day of "¿qué vence esta semana?" ("mañana", "el 15":
+    that day alone), when the question looks ahead rather than at what is
+    already overdue."""
+    text = fold(turn.inbound.text)
+    if "vencid" in text or not _ASKS_AHEAD.search(text):
+        return None
+    today = turn.today
+    entities = understanding.entities
+    if entities.date is not None and entities.date >= today:
+        return entities.date, entities.date
+    if entities.period == "today":
+        return today, today
+    if entities.period == "week":
+        return today, today + dt.timedelta(days=6 - today.weekday())
+    if entities.period == "month":
+        last = calendar.monthrange(today.year, today.month)[1]
+        return today, today.replace(day=last)
+    return None
+
+
+def _upcoming(
+    turn: Turn, contact_id: int | None, name: str | None, days: tuple[dt.date, dt.date]
+) -> Reply:
+    first, last = days
+    due = [
+        i
+        for i in repo.open_invoices(
+            turn.session,
+            business_id=turn.business.id,
+            direction="receivable",
+            contact_id=contact_id,
+            include_hidden=False,
+            due_until=last,
+        )
+        if i.due_date >= first
+    ]
+    if first != last:
+        span = f"de hoy al {short_date(last)}"
+    elif first == turn.today:
+        span = "hoy"
+    elif first == turn.today + dt.timedelta(days=1):
+        span = "mañana"
+    else:
+        span = f"el {short_date(first, today=turn.today)}"
+    if not due:
+        who = f"{name} no tiene" if name else "No tienes"
+        return Reply().say(f"{who} facturas que venzan {span}.")
+    totals: dict[str, Decimal] = {}
+    for invoice in due:
+        totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + (
+            invoice.balance
+        )
+    owed = ", ".join(money(totals[c], c) for c in sorted(totals))
+    whose = f" de {name}" if name else ""
+    head = f"Vencen {span}{whose}: {owed} en {len(due)} factura{'s' * (len(due) > 1)}"
+    lines = capped(
+        [invoice_line(i, turn.today, with_contact=name is None) for i in due],
+        "Pregunta por un cliente: «qué vence esta semana de Acme».",
+    )
+    return Reply().say("\n".join([head, *lines]))
 
 
 def invoice_status(turn: Turn, understanding: Understanding) -> Reply:

@@ -22,11 +22,12 @@ OWNER_ONLY = (
 )
 HELP_OWNER = """Esto es lo que puedo hacer:
 • Saldos: «¿cuánto me deben?», «¿cuánto me debe Acme?», «¿quién me debe más?»
-• Vencidas: «vencidas», «vencidas de Acme»
+• Vencidas: «vencidas», «vencidas de Acme», «¿qué vence esta semana?»
 • Una factura: «¿cómo va la A-102?»
 • Cobros: «Acme me pagó 5 mil», «marca pagada la A-102», «deshacer»
 • Links: «mándale el link de pago a Acme», «nuevo link para Acme»
 • Contactos: «el whatsapp de Acme es 55 1234 5678», «el correo de Acme es pagos@acme.mx»
+• Recordar ya: «recuérdale a Acme» (le mando su estado de cuenta)
 • Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»
 • Gráfica: «¿cómo va mi cobranza?»
 • Facturar: «factúrale a Acme 10 mil más IVA por consultoría»

@@ -74,6 +74,12 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "pasale su link",
         "que le llegue su liga de pago",
     ),
+    Intent.SEND_STATEMENT: (
+        "recuerdale al cliente que me debe",
+        "mandale un recordatorio al cliente",
+        "enviale su estado de cuenta al cliente",
+        "hazle un recordatorio de pago",
+    ),
     Intent.ROTATE_LINK: (
         "genera un link nuevo",
         "cambia la liga del cliente",

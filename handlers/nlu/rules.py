@@ -318,6 +318,14 @@ _OWNER: list[Rule] = [
         ),
     ),
     Rule(
+        Intent.SEND_STATEMENT,
+        _r(
+            r"\brecuerda(?:le|les)?\b|\brecordarle\b"
+            r"|\b(?:manda|mandale|envia|enviale|hazle|haz)\b.*\b(?:un|el|su) "
+            r"(?:recordatorio|estado de cuenta)\b"
+        ),
+    ),
+    Rule(
         Intent.SEND_LINK,
         _r(r"\b(?:link|liga|enlace|portal)\b"),
     ),
@@ -369,7 +377,8 @@ _OWNER: list[Rule] = [
             r"|(?:pagos|facturas|cuentas|pendientes) (?:a|de|con|por pagar a) proveedor"
             r"|cuentas por pagar|por pagar\b|\bque (?:debo|debemos) pagar"
             r"|a quien(?:es)? (?:le |les )?(?:debo|debemos|tengo que pagar)"
-            r"|(?:cuanto|que) (?:le |les )?(?:debo|debemos) (?:a )?(?:los )?proveedor"
+            r"|(?:cuanto|que) (?:le |les )?(?:debo|debemos) (?:a )?"
+            r"(?:los |mis |nuestros )?proveedor"
             r"|\bque (?:me |nos )?toca pagar\b|^cuanto debo\b|que (?:se |"
             r"me )?vence (?:de pago|pagar)|que pagos tengo"
             r"|proveedores? (?:que|por) pagar|pagos? pendientes? (?:a|de) proveedores"
@@ -407,7 +416,8 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.OVERDUE,
         _r(
-            r"vencid[ao]s?|atrasad[ao]s?|morosos?|retrasad[ao]s?|vencen|se vencio|"
+            r"vencid[ao]s?|atrasad[ao]s?|morosos?|retrasad[ao]s?|\bvencen?\b|se vencio|"
+            r"por vencer|van? a vencer|"
             r"no (?:ha|han) pagado|fuera de plazo|pasad[ao]s? de (?:fecha|plazo)"
         ),
     ),

@@ -25,6 +25,7 @@ class Intent(StrEnum):
     PAYABLES_DUE = "payables_due"
     REGISTER_PAYMENT = "register_payment"
     SEND_LINK = "send_link"
+    SEND_STATEMENT = "send_statement"
     ROTATE_LINK = "rotate_link"
     SET_CONTACT_WHATSAPP = "set_contact_whatsapp"
     SET_CONTACT_EMAIL = "set_contact_email"
@@ -84,6 +85,7 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.PAYABLES_DUE,
         Intent.REGISTER_PAYMENT,
         Intent.SEND_LINK,
+        Intent.SEND_STATEMENT,
         Intent.ROTATE_LINK,
         Intent.SET_CONTACT_WHATSAPP,
         Intent.SET_CONTACT_EMAIL,

@@ -31,6 +31,7 @@ NAMED_CONTACT_INTENTS = frozenset(
         Intent.OVERDUE,
         Intent.REGISTER_PAYMENT,
         Intent.SEND_LINK,
+        Intent.SEND_STATEMENT,
         Intent.ROTATE_LINK,
         Intent.SET_CONTACT_WHATSAPP,
         Intent.SET_CONTACT_EMAIL,

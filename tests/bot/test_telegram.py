@@ -33,6 +33,9 @@ OWNER_ID = 5550001
 STAFF_ID = 5550002
 STRANGER_ID = 5550009
 _update_ids = itertools.count(1000)
+YES_NO_KEYBOARD = [
+    [{"text": "Sí", "callback_data": "yes"}, {"text": "No", "callback_data": "no"}]
+]
 
 
 def person(user_id: int) -> dict[str, Any]:
@@ -324,13 +327,7 @@ def test_replies_carry_keyboards_documents_and_photos(
 
     [message] = telegram.of("sendMessage")
     assert message.params["text"] == "Hecho. ¿Le aviso al cliente?"
-    keyboard = message.json("reply_markup")["inline_keyboard"]
-    assert keyboard == [
-        [
-            {"text": "Sí", "callback_data": "yes"},
-            {"text": "No", "callback_data": "no"},
-        ]
-    ]
+    assert message.json("reply_markup")["inline_keyboard"] == YES_NO_KEYBOARD
     [document] = telegram.of("sendDocument")
     assert document.files["document"] == ("A-101.pdf", b"%PDF-1.4 factura")
     assert document.params["caption"] == "Tu factura"
@@ -437,12 +434,7 @@ def test_an_answer_telegram_did_not_take_is_left_to_the_outbox(
     [_, message] = telegram.of("sendMessage")
     assert message.params["chat_id"] == str(OWNER_ID)
     assert message.params["text"] == "Hecho. ¿Le aviso al cliente?"
-    assert message.json("reply_markup")["inline_keyboard"] == [
-        [
-            {"text": "Sí", "callback_data": "yes"},
-            {"text": "No", "callback_data": "no"},
-        ]
-    ]
+    assert message.json("reply_markup")["inline_keyboard"] == YES_NO_KEYBOARD
     [document] = telegram.of("sendDocument")
     assert document.files["document"] == ("A-101.pdf", b"%PDF-1.4 factura")
     assert document.params["caption"] == "Tu factura"

@@ -247,3 +247,17 @@ def test_demo_business_answers(cobra, db) -> None:  # type: ignore[no-untyped-de
         assert s.query(Invoice).count() == 150
         assert s.query(Invoice).filter(Invoice.paid > 0, Invoice.balance > 0).count()
         assert {i.payment_method for i in s.query(Invoice)} == {"PUE", "PPD"}
+
+
+def test_what_falls_due_ahead(books) -> None:  # type: ignore[no-untyped-def]
+    month = say(books, "¿qué vence este mes?")
+    week = say(books, "¿qué facturas vencen esta semana?")
+    day = say(books, "¿qué vence el 20 de diciembre?")
+    norte = say(books, "qué le vence este mes a grupo norte")
+
+    assert "Vencen de hoy al 31 dic: $3,200.00, US$100.00 en 2 facturas" in month
+    assert "A-105" in month and "U-7" in month and "A-102" not in month
+    assert "No tienes facturas que venzan de hoy al 6 dic." in week
+    assert "Vencen el 20 dic: $3,200.00 en 1 factura" in day
+    assert "U-7" in norte and "A-105" not in norte
+    assert "vencida hace" in say(books, "vencidas")
