@@ -53,7 +53,16 @@ from flows.channels import (
     telegram_account_linked,
 )
 from flows.errors import NotFound, ProviderError
-from flows.messages import Button, Channel, Inbound, Media, Outbound, Reply
+from flows.messages import (
+    TELEGRAM_MAX_TEXT,
+    Button,
+    Channel,
+    Inbound,
+    Media,
+    Outbound,
+    Reply,
+    split_text,
+)
 from flows.outbox import RenderedMessage
 from storage.db import transaction
 
@@ -547,12 +556,14 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
 
 
 def reply_parts(reply: Reply) -> list[Outbound]:
-    """A reply as Bot API calls go: each text (with its keyboard), then each of
-    its files on its own."""
+    """A reply as Bot API calls go: each text (in pieces Telegram takes, the
+    keyboard on the last), then each of its files on its own."""
     parts: list[Outbound] = []
     for message in reply.messages:
         if message.text:
-            parts.append(Outbound(text=message.text, buttons=message.buttons))
+            *pieces, last = split_text(message.text, TELEGRAM_MAX_TEXT)
+            parts += [Outbound(text=piece) for piece in pieces]
+            parts.append(Outbound(text=last, buttons=message.buttons))
         parts += [Outbound(text="", documents=(d,)) for d in message.documents]
         parts += [Outbound(text="", images=(i,)) for i in message.images]
     return parts
@@ -649,7 +660,10 @@ class TelegramSender:
                 files={field: (item.filename, item.content, item.content_type)},
             )
         if not captioned and (message.text or not message.attachments):
-            data = {"chat_id": chat_id, "text": message.text}
+            *pieces, last = split_text(message.text, TELEGRAM_MAX_TEXT)
+            for piece in pieces:
+                self.call("sendMessage", {"chat_id": chat_id, "text": piece})
+            data = {"chat_id": chat_id, "text": last}
             markup = keyboard(message.buttons)
             if markup is not None:
                 data["reply_markup"] = json.dumps(markup.to_dict())

@@ -38,7 +38,15 @@ from flows import ratelimit
 from flows.channels import Admission, admit, record_delivery_status
 from flows.errors import InvalidInput, ProviderError
 from flows.fmt import mask_phone, normalize_phone
-from flows.messages import Channel, Inbound, Media, Outbound, Reply
+from flows.messages import (
+    WHATSAPP_MAX_TEXT,
+    Channel,
+    Inbound,
+    Media,
+    Outbound,
+    Reply,
+    split_text,
+)
 from flows.outbox import Attachment, RenderedMessage
 from storage.db import transaction
 
@@ -423,7 +431,8 @@ def render_twiml(
     for message in reply.messages:
         body = message_body(message, name_files=host is None)
         if body:
-            response.message(body)
+            for piece in split_text(body, WHATSAPP_MAX_TEXT):
+                response.message(piece)
         if host is None:
             continue
         for item in (*message.documents, *message.images):
@@ -503,19 +512,23 @@ class TwilioSender:
             params.update(self._template(message))
             return self._create(message, params)
 
-        # WhatsApp carries one file per message: the first rides with the text,
-        # whose id is the one the outbox keeps; any others follow on their own.
-        # Limitation: if a later file fails, the outbox's retry sends the text
-        # again; a message with more than one file is rare enough to accept it.
+        # WhatsApp carries one file per message and 1,600 characters: the first
+        # file rides with the text's first piece, whose id is the one the outbox
+        # keeps; the rest of the text and any other files follow on their own.
+        # Limitation: if a later piece or file fails, the outbox's retry sends the
+        # first again; a message that long or with several files is rare enough.
         urls = [
             self.public_url(OUTGOING_PATH + "/" + self._host(item))
             for item in message.attachments
         ]
         body = message_body(Outbound(text=message.text, buttons=message.buttons))
-        first = {**params, "body": body}
+        first_piece, *pieces = split_text(body, WHATSAPP_MAX_TEXT)
+        first = {**params, "body": first_piece}
         if urls:
             first["media_url"] = urls[:1]
         provider_id = self._create(message, first)
+        for piece in pieces:
+            self._create(message, {**params, "body": piece})
         for url in urls[1:]:
             self._create(message, {**params, "media_url": [url]})
         return provider_id

@@ -86,5 +86,32 @@ class Reply:
         return "\n\n".join(m.text for m in self.messages if m.text)
 
 
+# Longest text one chat message carries, with room to spare: WhatsApp refuses a
+# body over 1,600 characters and Telegram a text over 4,096 (both count some
+# emoji twice).
+WHATSAPP_MAX_TEXT = 1500
+TELEGRAM_MAX_TEXT = 4000
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """A text in pieces of at most `limit` characters, cut between paragraphs,
+    else between lines, else between words, and only as a last resort mid-word."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = 0
+        for separator in ("\n\n", "\n", " "):
+            cut = rest.rfind(separator, 0, limit)
+            if cut > 0:
+                break
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
 YES = Button("Sí", "yes")
 NO = Button("No", "no")

@@ -205,3 +205,36 @@ def test_telegram_unreachable_is_temporary_and_hides_the_token():
     assert not isinstance(caught.value.__context__, httpx.HTTPError) or (
         caught.value.__suppress_context__
     )
+
+
+def test_a_long_whatsapp_text_goes_in_pieces_the_first_keeping_the_file(
+    twilio, tmp_path
+):
+    sender = twilio_sender(twilio, tmp_path)
+    text = "\n\n".join(f"Párrafo {n}: " + "x" * 700 for n in range(5))
+
+    provider_id = sender.send(
+        rendered(text=text, attachments=(PDF,), buttons=(YES, NO))
+    )
+
+    bodies = [m.get("Body") or "" for m in twilio.sent]
+    assert len(bodies) == 3 and all(len(b) <= 1600 for b in bodies)
+    assert "\n\n".join(bodies) == text + "\n\nResponde «Sí» o «No»."
+    assert twilio.sent[0].get("MediaUrl") and not twilio.sent[1].get("MediaUrl")
+    assert provider_id == twilio.sent[0].sid
+
+
+def test_a_long_telegram_text_goes_in_pieces_the_keyboard_on_the_last(telegram):
+    sender = telegram_sender(telegram)
+    text = "\n".join("renglón " + "y" * 90 for _ in range(60))
+
+    sender.send(
+        rendered(channel="telegram", recipient="5550001", text=text, buttons=(YES, NO))
+    )
+
+    messages = telegram.of("sendMessage")
+    assert len(messages) == 2
+    assert all(len(m.params["text"]) <= 4096 for m in messages)
+    assert "\n".join(m.params["text"] for m in messages) == text
+    assert "reply_markup" not in messages[0].params
+    assert messages[1].json("reply_markup")["inline_keyboard"][0][1]["text"] == "No"
