@@ -51,12 +51,16 @@ def queue_to_customer(
     day: dt.date,
     now: dt.datetime,
     not_before: dt.datetime | None = None,
+    only: str | None = None,
 ) -> Queued:
-    """One message to every channel the customer can be written on now, at most
-    once a day per address: `key` and `day` make each row's dedupe key."""
+    """One message to every channel the customer can be written on now (or to
+    the `only` one), at most once a day per address: `key` and `day` make each
+    row's dedupe key."""
     used: list[str] = []
     new = 0
     for where, address in customer_channels(contact):
+        if only is not None and where != only:
+            continue
         row = enqueue(
             session,
             business_id=contact.business_id,

@@ -976,11 +976,12 @@ def send_statement_now(
     actor: str,
     channel: str,
     now: dt.datetime,
+    only: str | None = None,
 ) -> SentStatement | None:
     """The customer's statement (open invoices, what is overdue, how to pay, the
-    portal link), queued to every channel they can be written on: a reminder the
-    owner asks for. Once a day per address; in the quiet hours it waits for the
-    morning. None when the customer owes nothing."""
+    portal link), queued to every channel they can be written on, or to the
+    `only` one: a reminder the owner asks for. Once a day per address; in the
+    quiet hours it waits for the morning. None when the customer owes nothing."""
     business = session.get(Business, contact.business_id)
     assert business is not None
     invoices = repo.open_invoices(
@@ -1015,6 +1016,7 @@ def send_statement_now(
         day=today,
         now=now,
         not_before=not_before,
+        only=only,
     )
     used = queued.channels
     if queued.new:

@@ -8,6 +8,7 @@ and nothing is recorded until they answer yes.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from flows.receipts import queue_payment_receipt
 from handlers import actions, sat
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
+from handlers.nlu.normalize import fold
 from handlers.resolve import ASK_AMOUNT_FLOW, find_contact, find_invoices, park
 from storage import repo
 from storage.models import Contact, Invoice, Payment
@@ -252,6 +254,7 @@ def send_statement(turn: Turn, understanding: Understanding) -> Reply:
     if isinstance(contact, Reply):
         return contact
     name = contact.display_name
+    only = _channel_named(turn.inbound.text)
     sent = reminders.send_statement_now(
         turn.session,
         contact=contact,
@@ -260,14 +263,18 @@ def send_statement(turn: Turn, understanding: Understanding) -> Reply:
         actor=turn.speaker.actor,
         channel=turn.channel,
         now=turn.now,
+        only=only,
     )
     if sent is None:
         return Reply().say(f"{name} no te debe nada; no le mandé recordatorio. ✅")
     if not sent.channels:
+        missing = {"whatsapp": "WhatsApp", "email": "correo"}.get(
+            only or "", "WhatsApp ni correo"
+        )
         return Reply().say(
-            f"{name} no tiene WhatsApp ni correo activo; no pude mandarle su estado "
-            "de cuenta. Agrégale uno: «el correo de "
-            f"{name} es pagos@ejemplo.mx»."
+            f"{name} no tiene {missing} activo; no pude mandarle su estado de "
+            f"cuenta. Agrégaselo: «el correo de {name} es pagos@ejemplo.mx» o "
+            f"«el whatsapp de {name} es 55 1234 5678»."
         )
     where = " y ".join(sent.channels)
     if not sent.queued:
@@ -285,6 +292,18 @@ def send_statement(turn: Turn, understanding: Understanding) -> Reply:
         when = "mañana" if day > local_date(turn.now, tz) else "hoy"
         text += f" Sale {when} a las {QUIET_UNTIL:%H:%M}, para no escribirle de noche."
     return Reply().say(text)
+
+
+def _channel_named(text: str) -> str | None:
+    """ "por WhatsApp" or "por correo": the one channel a request names, if one."""
+    folded = fold(text)
+    whatsapp = "whatsapp" in folded or re.search(r"\bwhats\b|\bwa\b", folded)
+    email = re.search(r"\b(?:correo|mail|email|e-mail)\b", folded)
+    if whatsapp and not email:
+        return "whatsapp"
+    if email and not whatsapp:
+        return "email"
+    return None
 
 
 def _money_of(total: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from flows.messages import Document, Outbound, Reply
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
 from handlers.nlu.normalize import fold
+from handlers.nlu.parsing import currency_named
 from handlers.resolve import find_contact, find_invoices
 from storage import repo
 from storage.models import Invoice
@@ -60,6 +61,13 @@ def balance_total(turn: Turn, understanding: Understanding) -> Reply:
     )
     if not totals:
         return Reply().say("No tienes facturas por cobrar. 🎉")
+    asked = understanding.entities.currency or currency_named(turn.inbound.text)
+    if asked is not None and asked in totals:
+        # «¿cuánto me deben en dólares?»: that currency alone.
+        totals = {asked: totals[asked]}
+    elif asked is not None:
+        named = {"USD": "dólares", "MXN": "pesos"}.get(asked, asked)
+        return Reply().say(f"No tienes facturas por cobrar en {named}.")
     lines = ["Te deben:"]
     for currency, (total, overdue, count) in totals.items():
         lines.append(

@@ -667,6 +667,11 @@ def parse_amount(text: str) -> tuple[Decimal, str | None] | None:
     return value, currency
 
 
+def currency_named(text: str) -> str | None:
+    """The currency a message names in words, with or without an amount."""
+    return _currency_anywhere(fold(text))
+
+
 def _currency_anywhere(folded: str) -> str | None:
     if re.search(r"\b(?:dolares|dolar|usd|dlls|dls)\b|us\$", folded):
         return "USD"

@@ -249,9 +249,9 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.WHATSAPP_REMINDERS_ON,
         _r(
-            r"(?:activa|activale|prende|prendele|enciende|habilita|pon|ponle|manda|"
-            r"mandale|"
-            r"envia|enviale)\b.*recordatorios?.*whatsapp"
+            r"(?:activa|activale|prende|prendele|enciende|habilita|pon|ponle)\b"
+            r".*recordatorios?.*whatsapp"
+            r"|(?:manda|mandale|envia|enviale)\b.*recordatorios\b.*whatsapp"
             r"|(?:activa|prende|habilita)\b.*whatsapp.*recordatorios?"
             r"|recordatorios? (?:por|de|x) whatsapp.*\b(?:on|activados?|prendidos?)\b"
         ),
