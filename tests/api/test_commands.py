@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import Result
 from openpyxl import Workbook
 
 from tests.builders import make_business, make_contact
@@ -14,7 +18,7 @@ def _business(db: Db) -> None:
         make_contact(session, business, rfc="ACM010101AB1", name="Acme")
 
 
-def test_apikey_create_list_revoke(db, cobra) -> None:  # type: ignore[no-untyped-def]
+def test_apikey_create_list_revoke(db: Db, cobra: Callable[..., Result]) -> None:
     _business(db)
     created = cobra("apikey create --business FTU010101AB1 --name ERP")
     assert created.exit_code == 0, created.output
@@ -31,7 +35,7 @@ def test_apikey_create_list_revoke(db, cobra) -> None:  # type: ignore[no-untype
     assert missing.exit_code == 1
 
 
-def test_webhook_add_and_list(db, cobra) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_add_and_list(db: Db, cobra: Callable[..., Result]) -> None:
     _business(db)
     added = cobra(
         "webhook add --business FTU010101AB1 --event invoice.paid https://erp.example.mx/h"
@@ -44,7 +48,9 @@ def test_webhook_add_and_list(db, cobra) -> None:  # type: ignore[no-untyped-def
     assert bad.exit_code == 1
 
 
-def test_contact_import_csv_reports_bad_lines(db, cobra, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_contact_import_csv_reports_bad_lines(
+    db: Db, cobra: Callable[..., Result], tmp_path: Path
+) -> None:
     _business(db)
     sheet = tmp_path / "clientes.csv"
     sheet.write_text(
@@ -67,7 +73,9 @@ def test_contact_import_csv_reports_bad_lines(db, cobra, tmp_path) -> None:  # t
     assert "cxc@acme.mx" in shown.stdout
 
 
-def test_contact_import_xlsx(db, cobra, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_contact_import_xlsx(
+    db: Db, cobra: Callable[..., Result], tmp_path: Path
+) -> None:
     _business(db)
     book = Workbook()
     sheet = book.active

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 
+from click.testing import Result
 from sqlalchemy import select
 
 from flows import financing
 from storage.models import OutboundMessage
 from tests.builders import NOW, make_business
+from tests.conftest import Db
 from tests.flows.test_financing import ANSWERS
 
 
-def _submitted(db, *, days_ago: int = 0) -> int:  # type: ignore[no-untyped-def]
+def _submitted(db: Db, *, days_ago: int = 0) -> int:
     sent = NOW - dt.timedelta(days=days_ago)
     with db.session() as session, session.begin():
         business = make_business(session)
@@ -33,7 +36,9 @@ def _submitted(db, *, days_ago: int = 0) -> int:  # type: ignore[no-untyped-def]
         return application.id
 
 
-def test_list_flags_applications_past_their_deadline(db, cobra) -> None:  # type: ignore[no-untyped-def]
+def test_list_flags_applications_past_their_deadline(
+    db: Db, cobra: Callable[..., Result]
+) -> None:
     app_id = _submitted(db, days_ago=7)
     result = cobra("financing list")
     assert result.exit_code == 0, result.output
@@ -44,7 +49,7 @@ def test_list_flags_applications_past_their_deadline(db, cobra) -> None:  # type
     assert shown["receivables"]["as_of"] == "2026-11-26"
 
 
-def test_approval_notifies_the_owner(db, cobra) -> None:  # type: ignore[no-untyped-def]
+def test_approval_notifies_the_owner(db: Db, cobra: Callable[..., Result]) -> None:
     app_id = _submitted(db)
     result = cobra(f"financing decide {app_id} --approve 1,000,000")
     assert result.exit_code == 0, result.output
@@ -58,7 +63,9 @@ def test_approval_notifies_the_owner(db, cobra) -> None:  # type: ignore[no-unty
     assert again.exit_code == 1 and "aprobada" in again.output
 
 
-def test_rejection_notifies_the_owner_with_the_reason(db, cobra) -> None:  # type: ignore[no-untyped-def]
+def test_rejection_notifies_the_owner_with_the_reason(
+    db: Db, cobra: Callable[..., Result]
+) -> None:
     app_id = _submitted(db)
     result = cobra(
         ["financing", "decide", str(app_id), "--reject", "Ventas insuficientes"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from click.testing import Result
 
 from bot.demo import DEMO_RFC, seed_demo
 from storage.models import (
@@ -17,13 +19,13 @@ from storage.models import (
     Payment,
 )
 from tests.builders import make_contact, make_invoice
-from tests.conftest import NOW
+from tests.conftest import NOW, Db
 
 RFC = "FTU010101AB1"
 
 
 @pytest.fixture
-def books(cobra, db):  # type: ignore[no-untyped-def]
+def books(cobra: Callable[..., Result], db: Db) -> Callable[..., Result]:
     """A small business whose numbers are known by heart."""
     cobra(f"business create --name 'La Tuerca' --rfc {RFC} --owner-email d@t.mx")
     with db.session() as s, s.begin():
@@ -87,13 +89,13 @@ def books(cobra, db):  # type: ignore[no-untyped-def]
     return cobra
 
 
-def say(cobra, text: str) -> str:  # type: ignore[no-untyped-def]
+def say(cobra: Callable[..., Result], text: str) -> str:
     result = cobra(["chat", "--business", RFC, "--message", text])
     assert result.exit_code == 0, result.stderr
     return result.output
 
 
-def test_balances_answer_from_the_books(books) -> None:  # type: ignore[no-untyped-def]
+def test_balances_answer_from_the_books(books: Callable[..., Result]) -> None:
     total = say(books, "¿cuánto me deben?")
     assert "$18,700.00 en 4 facturas, de eso $15,500.00 vencido" in total
     assert "US$100.00 en 1 factura" in total
@@ -113,7 +115,9 @@ def test_balances_answer_from_the_books(books) -> None:  # type: ignore[no-untyp
     assert "Total $2,500.00, pagado $0.00, saldo $2,500.00" in one
 
 
-def test_register_payment_confirm_receipt_and_undo(books, db) -> None:  # type: ignore[no-untyped-def]
+def test_register_payment_confirm_receipt_and_undo(
+    books: Callable[..., Result], db: Db
+) -> None:
     proposal = say(books, "Acme me pagó 5 mil")
     assert "Registro un pago de $5,000.00 de Acme Industrial SA de CV" in proposal
     assert "A-102: $3,000.00 (queda pagada)" in proposal
@@ -141,7 +145,7 @@ def test_register_payment_confirm_receipt_and_undo(books, db) -> None:  # type: 
         assert a102.balance == Decimal("3000.00") and a102.status == "pending"
 
 
-def test_named_invoices_and_mark_paid(books, db) -> None:  # type: ignore[no-untyped-def]
+def test_named_invoices_and_mark_paid(books: Callable[..., Result], db: Db) -> None:
     text = say(books, "recibí 12,500 de Grupo Norte por la F-88 y la F-90")
     assert "F-88: $10,000.00 (queda pagada)" in text
     assert "F-90: $2,500.00 (queda pagada)" in text
@@ -159,7 +163,7 @@ def test_named_invoices_and_mark_paid(books, db) -> None:  # type: ignore[no-unt
         }
 
 
-def test_money_is_never_guessed(books, db) -> None:  # type: ignore[no-untyped-def]
+def test_money_is_never_guessed(books: Callable[..., Result], db: Db) -> None:
     over = say(books, "recibí 20 mil de acme por la A-102")
     assert "No registré nada" in over
     ask = say(books, "Acme me pagó")
@@ -177,7 +181,7 @@ def test_money_is_never_guessed(books, db) -> None:  # type: ignore[no-untyped-d
         assert s.query(Payment).count() == 0
 
 
-def test_links_contacts_and_reminders(books, db) -> None:  # type: ignore[no-untyped-def]
+def test_links_contacts_and_reminders(books: Callable[..., Result], db: Db) -> None:
     link = say(books, "mándale el link de pago a Acme")
     assert "https://cobra.test/portal/" in link and "correo" in link
     assert "WhatsApp" in say(books, "el whatsapp de acme es 55 8765 4321")
@@ -199,7 +203,7 @@ def test_links_contacts_and_reminders(books, db) -> None:  # type: ignore[no-unt
     assert "$18,700.00" in say(books, "cuanto me deben")  # …but not from totals
 
 
-def test_chart_help_and_not_understood(books) -> None:  # type: ignore[no-untyped-def]
+def test_chart_help_and_not_understood(books: Callable[..., Result]) -> None:
     chart = say(books, "¿cómo va mi cobranza?")
     assert "Te deben $18,700.00" in chart and "(archivo:" in chart
     assert chart.split("(archivo: ")[1].strip().endswith("cobranza.png)")
@@ -207,7 +211,7 @@ def test_chart_help_and_not_understood(books) -> None:  # type: ignore[no-untype
     assert "No te entendí" in say(books, "el clima en cancún")
 
 
-def test_staff_cannot_pay_suppliers(books, db) -> None:  # type: ignore[no-untyped-def]
+def test_staff_cannot_pay_suppliers(books: Callable[..., Result], db: Db) -> None:
     from flows.messages import Channel, Inbound
     from handlers.context import EngineConfig
     from handlers.engine import Engine
@@ -236,7 +240,7 @@ def test_staff_cannot_pay_suppliers(books, db) -> None:  # type: ignore[no-untyp
     assert "$6,200.00" in reply.text
 
 
-def test_demo_business_answers(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_demo_business_answers(cobra: Callable[..., Result], db: Db) -> None:
     assert seed_demo(db.factory, now=NOW)
     assert not seed_demo(db.factory, now=NOW)
     result = cobra(["chat", "--business", DEMO_RFC, "--message", "¿cuánto me deben?"])
@@ -249,7 +253,7 @@ def test_demo_business_answers(cobra, db) -> None:  # type: ignore[no-untyped-de
         assert {i.payment_method for i in s.query(Invoice)} == {"PUE", "PPD"}
 
 
-def test_what_falls_due_ahead(books) -> None:  # type: ignore[no-untyped-def]
+def test_what_falls_due_ahead(books: Callable[..., Result]) -> None:
     month = say(books, "¿qué vence este mes?")
     week = say(books, "¿qué facturas vencen esta semana?")
     day = say(books, "¿qué vence el 20 de diciembre?")

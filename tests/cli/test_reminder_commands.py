@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 
+from click.testing import Result
 from sqlalchemy import select
 
 from storage.models import Business, Contact, OutboundMessage, ReminderSet
@@ -22,7 +24,9 @@ def seed(db: Db) -> None:
         make_contact(s, business, rfc="BET010101AB1", name="Beta", emails="b@beta.mx")
 
 
-def test_run_then_deliver_without_credentials(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_run_then_deliver_without_credentials(
+    cobra: Callable[..., Result], db: Db
+) -> None:
     seed(db)
     planned = cobra("reminders run --now 2026-12-01T09:00 --json")
     assert planned.exit_code == 0, planned.output
@@ -40,7 +44,7 @@ def test_run_then_deliver_without_credentials(cobra, db) -> None:  # type: ignor
     assert text.exit_code == 0 and "Recordatorios: 0 mensajes" in text.output
 
 
-def test_sets_create_assign_list(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_sets_create_assign_list(cobra: Callable[..., Result], db: Db) -> None:
     seed(db)
     created = cobra(
         [
@@ -71,7 +75,7 @@ def test_sets_create_assign_list(cobra, db) -> None:  # type: ignore[no-untyped-
         assert row.payload["wording"] == "Un recordatorio amable."
 
 
-def test_pause_and_resume(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_pause_and_resume(cobra: Callable[..., Result], db: Db) -> None:
     seed(db)
     paused = cobra("reminders pause --business FTU010101AB1")
     assert paused.exit_code == 0 and "en pausa" in paused.output
@@ -84,7 +88,7 @@ def test_pause_and_resume(cobra, db) -> None:  # type: ignore[no-untyped-def]
         assert not acme.reminders_enabled
 
 
-def test_bad_input_is_one_line(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_one_line(cobra: Callable[..., Result], db: Db) -> None:
     seed(db)
     bad_rules = cobra(
         "reminders set create --business FTU010101AB1 --name X --rules mañana"
@@ -96,7 +100,7 @@ def test_bad_input_is_one_line(cobra, db) -> None:  # type: ignore[no-untyped-de
     assert bad_now.exit_code == 1 and "ISO 8601" in bad_now.output
 
 
-def test_digest_on_and_off(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_digest_on_and_off(cobra: Callable[..., Result], db: Db) -> None:
     seed(db)
     on = cobra("reminders digest --business FTU010101AB1 on")
     assert on.exit_code == 0 and "10:00" in on.output

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+
+from click.testing import Result
 
 from flows.money import Allocation, record_payment
 from storage.db import transaction
@@ -42,7 +45,7 @@ def seed(db: Db) -> None:
             )
 
 
-def test_movements_as_csv(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_movements_as_csv(cobra: Callable[..., Result], db: Db) -> None:
     seed(db)
     result = cobra(
         "report movements --business FTU010101AB1 --from 2026-12-01 --to 2026-12-03"
@@ -62,7 +65,9 @@ def test_movements_as_csv(cobra, db) -> None:  # type: ignore[no-untyped-def]
     assert narrow.stdout.count("\n") == 1
 
 
-def test_movements_as_xlsx(cobra, db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_movements_as_xlsx(
+    cobra: Callable[..., Result], db: Db, tmp_path: Path
+) -> None:
     from openpyxl import load_workbook
 
     seed(db)
@@ -80,7 +85,7 @@ def test_movements_as_xlsx(cobra, db, tmp_path: Path) -> None:  # type: ignore[n
     assert totals == [["entrada", "MXN", 1, 3000], ["salida", "MXN", 1, 5800]]
 
 
-def test_bad_input_is_one_line(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_one_line(cobra: Callable[..., Result], db: Db) -> None:
     seed(db)
     bad = cobra("report movements --business FTU010101AB1 --from ayer --to 2026-12-03")
     assert bad.exit_code == 1 and "--from" in bad.stderr

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+
+from click.testing import Result
 
 from storage.models import Business, Contact, User
 from tests.builders import make_contact, make_invoice
+from tests.conftest import Db
 
 
-def test_business_create_update_and_user_add(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_business_create_update_and_user_add(
+    cobra: Callable[..., Result], db: Db
+) -> None:
     result = cobra(
         "business create --name 'Tortillería Doña Lupe' --rfc TDL120304AB5 "
         "--owner-whatsapp +5215512345678 --owner-telegram 4242"
@@ -49,7 +55,9 @@ def test_business_create_update_and_user_add(cobra, db) -> None:  # type: ignore
         assert owner.whatsapp == "+525512345678"
 
 
-def test_usage_and_user_errors_have_clean_exit_codes(cobra) -> None:  # type: ignore[no-untyped-def]
+def test_usage_and_user_errors_have_clean_exit_codes(
+    cobra: Callable[..., Result],
+) -> None:
     assert cobra("business create --name X").exit_code == 2
     bad_rfc = cobra("business create --name X --rfc 123 --owner-email a@b.mx")
     assert bad_rfc.exit_code == 1
@@ -58,7 +66,7 @@ def test_usage_and_user_errors_have_clean_exit_codes(cobra) -> None:  # type: ig
     assert missing.exit_code == 1 and "no existe un negocio" in missing.stderr
 
 
-def test_contact_update_and_show_json(cobra, db) -> None:  # type: ignore[no-untyped-def]
+def test_contact_update_and_show_json(cobra: Callable[..., Result], db: Db) -> None:
     cobra("business create --name Nopal --rfc DNO150301QKA --owner-email d@n.mx")
     cobra("business update --rfc DNO150301QKA --stp-account-prefix 1234")
     with db.session() as s, s.begin():
