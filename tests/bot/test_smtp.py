@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.smtp import SmtpSender
@@ -11,7 +13,7 @@ from tests.flows.reminders.smtp_server import free_port, smtp_server
 
 
 def message(**overrides: object) -> RenderedMessage:
-    fields: dict = {  # type: ignore[type-arg]
+    fields: dict[str, Any] = {
         "outbox_id": 7,
         "channel": "email",
         "recipient": "Pagos Acme <pagos@acme.mx>, cxp@acme.mx",

@@ -39,7 +39,7 @@ class Mailbox:
     ) -> str:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
-            self.messages.append(parsed)  # type: ignore[arg-type]
+            self.messages.append(parsed)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 

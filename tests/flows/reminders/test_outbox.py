@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Mapping
 
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from flows.outbox import (
     DeliveryCounts,
     LogSender,
     RenderedMessage,
+    Sender,
     deliver_pending,
     enqueue,
 )
@@ -44,7 +46,9 @@ class RecordingSender:
         return f"SM{message.outbox_id:06d}"
 
 
-def senders(mailbox: Mailbox, whatsapp: RecordingSender | None = None) -> dict:  # type: ignore[type-arg]
+def senders(
+    mailbox: Mailbox, whatsapp: RecordingSender | None = None
+) -> Mapping[str, Sender]:
     return {
         "email": SmtpSender(host=mailbox.host, port=mailbox.port, timeout=5),
         "whatsapp": whatsapp or RecordingSender("whatsapp"),
@@ -52,7 +56,7 @@ def senders(mailbox: Mailbox, whatsapp: RecordingSender | None = None) -> dict: 
     }
 
 
-def queue_email(db, count: int = 1, *, channel: str = "email") -> list[int]:  # type: ignore[no-untyped-def]
+def queue_email(db: Db, count: int = 1, *, channel: str = "email") -> list[int]:
     """Owner-notice rows are the simplest payload; each gets its own key."""
     with db.session() as s, s.begin():
         business = make_business(s)
@@ -85,12 +89,14 @@ def queue_email(db, count: int = 1, *, channel: str = "email") -> list[int]:  # 
         return ids
 
 
-def rows(db) -> list[OutboundMessage]:  # type: ignore[no-untyped-def]
+def rows(db: Db) -> list[OutboundMessage]:
     with db.session() as s:
         return list(s.scalars(select(OutboundMessage).order_by(OutboundMessage.id)))
 
 
-def test_a_reminder_goes_out_as_html_and_text_with_the_xml(db, mailbox) -> None:  # type: ignore[no-untyped-def]
+def test_a_reminder_goes_out_as_html_and_text_with_the_xml(
+    db: Db, mailbox: Mailbox
+) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business, emails="pagos@acme.mx, cxp@acme.mx")
@@ -113,18 +119,23 @@ def test_a_reminder_goes_out_as_html_and_text_with_the_xml(db, mailbox) -> None:
     [email] = mailbox.messages
     assert mailbox.envelopes[0][1] == ["pagos@acme.mx", "cxp@acme.mx"]
     assert email["Subject"] == "Ferretería La Tuerca: nueva factura"
-    text = email.get_body(("plain",)).get_content()
-    html = email.get_body(("html",)).get_content()
+    plain_part = email.get_body(("plain",))
+    html_part = email.get_body(("html",))
+    assert plain_part is not None and html_part is not None
+    text = plain_part.get_content()
+    html = html_part.get_content()
     assert "$1,160.00" in text and "https://cobra.test/portal/" in text
     assert "$1,160.00" in html and "<table" in html
     [xml] = [part for part in email.iter_attachments()]
-    assert xml.get_filename().endswith(".xml") and b"Comprobante" in xml.get_content()
+    filename = xml.get_filename()
+    assert filename is not None and filename.endswith(".xml")
+    assert b"Comprobante" in xml.get_content()
     [row] = rows(db)
     assert row.status == OutboxStatus.SENT and row.provider_id == email["Message-ID"]
     assert row.provider_id == f"<{message_id(row)}@localhost>"
 
 
-def test_quiet_hours_hold_delivery_until_eight(db, mailbox) -> None:  # type: ignore[no-untyped-def]
+def test_quiet_hours_hold_delivery_until_eight(db: Db, mailbox: Mailbox) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business, emails="pagos@acme.mx")
@@ -148,7 +159,7 @@ def test_quiet_hours_hold_delivery_until_eight(db, mailbox) -> None:  # type: ig
     assert len(mailbox.messages) == 1
 
 
-def test_two_workers_send_each_message_once(db, mailbox) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_send_each_message_once(db: Db, mailbox: Mailbox) -> None:
     ids = queue_email(db, 60)
     barrier = threading.Barrier(2)
     totals: list[DeliveryCounts] = []
@@ -175,10 +186,12 @@ def test_two_workers_send_each_message_once(db, mailbox) -> None:  # type: ignor
     assert sorted(r.id for r in rows(db)) == ids
 
 
-def test_a_killed_worker_email_is_resent_with_the_same_message_id(db, mailbox) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_worker_email_is_resent_with_the_same_message_id(
+    db: Db, mailbox: Mailbox
+) -> None:
     [outbox_id] = queue_email(db)
     with db.session() as s, s.begin():
-        row = s.get(OutboundMessage, outbox_id)
+        row = s.get_one(OutboundMessage, outbox_id)
         row.status = OutboxStatus.SENDING
         row.attempts = 1
         row.claim_token = "dead-process"
@@ -192,11 +205,11 @@ def test_a_killed_worker_email_is_resent_with_the_same_message_id(db, mailbox) -
 
 
 def test_a_killed_worker_whatsapp_is_not_resent_and_the_owner_is_told(
-    db, mailbox
-) -> None:  # type: ignore[no-untyped-def]
+    db: Db, mailbox: Mailbox
+) -> None:
     [outbox_id] = queue_email(db, channel="whatsapp")
     with db.session() as s, s.begin():
-        row = s.get(OutboundMessage, outbox_id)
+        row = s.get_one(OutboundMessage, outbox_id)
         row.status = OutboxStatus.SENDING
         row.claim_token = "dead-process"
         row.claimed_until = NOW - dt.timedelta(seconds=1)
@@ -214,15 +227,15 @@ def test_a_killed_worker_whatsapp_is_not_resent_and_the_owner_is_told(
 
 
 def test_a_lease_still_running_is_left_alone_and_an_expired_claim_is_retaken(
-    db, mailbox
-) -> None:  # type: ignore[no-untyped-def]
+    db: Db, mailbox: Mailbox
+) -> None:
     first, second = queue_email(db, 2)
     with db.session() as s, s.begin():
-        held = s.get(OutboundMessage, first)
+        held = s.get_one(OutboundMessage, first)
         held.status = OutboxStatus.SENDING
         held.claim_token = "live"
         held.claimed_until = NOW + dt.timedelta(minutes=1)
-        stale = s.get(OutboundMessage, second)
+        stale = s.get_one(OutboundMessage, second)
         stale.claim_token = "gone"  # claimed, never started, lease over
         stale.claimed_until = NOW - dt.timedelta(minutes=1)
 
@@ -232,7 +245,9 @@ def test_a_lease_still_running_is_left_alone_and_an_expired_claim_is_retaken(
     assert [r.status for r in rows(db)] == [OutboxStatus.SENDING, OutboxStatus.SENT]
 
 
-def test_temporary_failures_back_off_then_the_message_dies(db, mailbox) -> None:  # type: ignore[no-untyped-def]
+def test_temporary_failures_back_off_then_the_message_dies(
+    db: Db, mailbox: Mailbox
+) -> None:
     queue_email(db, channel="whatsapp")
     failing = RecordingSender(
         "whatsapp", [ProviderError("Twilio 503", temporary=True)] * MAX_ATTEMPTS
@@ -253,7 +268,7 @@ def test_temporary_failures_back_off_then_the_message_dies(db, mailbox) -> None:
     assert notice.template == "owner_notice" and notice.payload["kind"] == "dead"
 
 
-def test_a_permanent_failure_dies_at_once(db, mailbox) -> None:  # type: ignore[no-untyped-def]
+def test_a_permanent_failure_dies_at_once(db: Db, mailbox: Mailbox) -> None:
     queue_email(db)
     mailbox.refuse["pagos@acme.mx"] = "550 5.1.1 no such user"
 
@@ -265,7 +280,7 @@ def test_a_permanent_failure_dies_at_once(db, mailbox) -> None:  # type: ignore[
     assert notice.channel == "whatsapp" and notice.payload["recipient"] == "pa…@acme.mx"
 
 
-def test_a_temporary_smtp_refusal_is_retried(db, mailbox) -> None:  # type: ignore[no-untyped-def]
+def test_a_temporary_smtp_refusal_is_retried(db: Db, mailbox: Mailbox) -> None:
     queue_email(db)
     mailbox.refuse["pagos@acme.mx"] = "451 4.3.0 try later"
     first = deliver_pending(db.factory, senders=senders(mailbox), now=NOW)
@@ -331,8 +346,8 @@ def test_whatsapp_outside_the_window_needs_a_template(db: Db) -> None:
 
 
 def test_a_planned_message_due_at_night_waits_without_using_an_attempt(
-    db, mailbox
-) -> None:  # type: ignore[no-untyped-def]
+    db: Db, mailbox: Mailbox
+) -> None:
     with db.session() as s, s.begin():
         business = make_business(s)
         acme = make_contact(s, business, emails="pagos@acme.mx")

@@ -28,11 +28,11 @@ ISSUED = dt.date(2026, 11, 1)
 DUE = dt.date(2026, 12, 1)
 
 
-def plan(db, now: dt.datetime) -> PlanCounts:  # type: ignore[no-untyped-def]
+def plan(db: Db, now: dt.datetime) -> PlanCounts:
     return plan_reminders(db.factory, now=now, public_base_url=BASE_URL, portal_key=KEY)
 
 
-def reminders(db, channel: str | None = None) -> list[OutboundMessage]:  # type: ignore[no-untyped-def]
+def reminders(db: Db, channel: str | None = None) -> list[OutboundMessage]:
     with db.session() as s:
         query = select(OutboundMessage).where(OutboundMessage.template == "reminder")
         if channel:
@@ -40,7 +40,7 @@ def reminders(db, channel: str | None = None) -> list[OutboundMessage]:  # type:
         return list(s.scalars(query.order_by(OutboundMessage.id)))
 
 
-def setup_customer(db, **contact_fields):  # type: ignore[no-untyped-def]
+def setup_customer(db: Db, **contact_fields: object) -> tuple[int, int, int]:
     with db.session() as s, s.begin():
         business = make_business(s)
         business.clabe = "002180700000000019"

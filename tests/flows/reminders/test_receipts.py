@@ -6,19 +6,26 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from flows.money import Allocation, record_payment
 from flows.outbox import LogSender, deliver_pending
 from flows.receipts import queue_payment_receipt, queue_supplier_receipt
 from flows.render import render_outbound
-from storage.models import OutboundMessage
+from storage.models import Contact, Invoice, OutboundMessage, Payment
 from tests.builders import NOW, make_business, make_contact, make_invoice
 from tests.conftest import Db
 
 KEY = b"k" * 32
 
 
-def pay(s, contact, invoice, amount: str, **kw):  # type: ignore[no-untyped-def]
+def pay(
+    s: Session,
+    contact: Contact,
+    invoice: Invoice,
+    amount: str,
+    reference: str | None = None,
+) -> Payment:
     return record_payment(
         s,
         contact=contact,
@@ -30,7 +37,7 @@ def pay(s, contact, invoice, amount: str, **kw):  # type: ignore[no-untyped-def]
         actor="stp",
         channel="stp",
         now=NOW,
-        **kw,
+        reference=reference,
     )
 
 
