@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy.orm import Session
 
 from flows.sat.credentials import CredentialKind, store_credential
 from flows.sat.pac import FinkokPac
@@ -50,8 +51,8 @@ def pac(fake_pac: FakePac) -> FinkokPac:
 
 
 def setup_business(
-    session, csd: Credential, fiel: Credential
-) -> tuple[Business, Contact]:  # type: ignore[no-untyped-def]
+    session: Session, csd: Credential, fiel: Credential
+) -> tuple[Business, Contact]:
     business = make_business(session, rfc=BUSINESS_RFC)
     business.tax_regime = "601"
     business.postal_code = "06600"

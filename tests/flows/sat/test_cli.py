@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from click.testing import Result
+
+from tests.conftest import Db
 from tests.fakes.pac import running_fake_pac
 from tests.fakes.sat_ws import running_fake_sat_ws
 from tests.flows.sat.certs import Credential, pac_credential
 from tests.flows.sat.conftest import BUSINESS_RFC
 
 
-def test_credentials_issue_and_sync(  # type: ignore[no-untyped-def]
-    cobra, tmp_path: Path, csd: Credential, fiel: Credential, db, monkeypatch
+def test_credentials_issue_and_sync(
+    cobra: Callable[..., Result],
+    tmp_path: Path,
+    csd: Credential,
+    fiel: Credential,
+    db: Db,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name, data in {
         "fiel.cer": fiel.certificate,

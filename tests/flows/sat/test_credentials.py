@@ -5,37 +5,47 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy.orm import Session
 
 from flows.errors import InvalidInput, NotFound
 from flows.sat.credentials import (
+    CredentialInfo,
     CredentialKind,
     MissingSecretsKey,
     load_signer,
     store_credential,
 )
-from storage.models import SatCredential
+from storage.models import Business, SatCredential
 from tests.builders import NOW, make_business
+from tests.conftest import Db
 from tests.flows.sat.certs import Credential, issue
 from tests.flows.sat.conftest import BUSINESS_RFC, SECRETS_KEY
 
 
-def _store(session, business, cred: Credential, **overrides):  # type: ignore[no-untyped-def]
-    args = dict(
+def _store(
+    session: Session,
+    business: Business,
+    cred: Credential,
+    *,
+    password: str | None = None,
+    secrets_key: str | None = SECRETS_KEY,
+) -> CredentialInfo:
+    """Store `cred` as the CSD, with its own password unless another is given."""
+    return store_credential(
+        session,
         business=business,
         kind=CredentialKind.CSD,
         certificate=cred.certificate,
         key=cred.key,
-        password=cred.password,
-        secrets_key=SECRETS_KEY,
+        password=cred.password if password is None else password,
+        secrets_key=secrets_key,
         actor="test",
         channel="cli",
         now=NOW,
     )
-    args.update(overrides)
-    return store_credential(session, **args)
 
 
-def test_stored_encrypted_and_loaded_back(db, csd: Credential) -> None:  # type: ignore[no-untyped-def]
+def test_stored_encrypted_and_loaded_back(db: Db, csd: Credential) -> None:
     with db.session() as session:
         business = make_business(session, rfc=BUSINESS_RFC)
         info = _store(session, business, csd)
@@ -54,7 +64,7 @@ def test_stored_encrypted_and_loaded_back(db, csd: Credential) -> None:  # type:
         assert signer.certificate_number == info.certificate_number
 
 
-def test_refuses_without_secrets_key(db, csd: Credential) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_without_secrets_key(db: Db, csd: Credential) -> None:
     with db.session() as session:
         business = make_business(session, rfc=BUSINESS_RFC)
         with pytest.raises(MissingSecretsKey) as caught:
@@ -62,7 +72,7 @@ def test_refuses_without_secrets_key(db, csd: Credential) -> None:  # type: igno
         assert "SECRETS_KEY" in caught.value.message
 
 
-def test_refuses_wrong_password_other_rfc_and_expired(db, csd: Credential) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_wrong_password_other_rfc_and_expired(db: Db, csd: Credential) -> None:
     with db.session() as session:
         business = make_business(session, rfc=BUSINESS_RFC)
         with pytest.raises(InvalidInput, match="contraseña"):
@@ -77,7 +87,7 @@ def test_refuses_wrong_password_other_rfc_and_expired(db, csd: Credential) -> No
             _store(session, business, old)
 
 
-def test_missing_credential_and_changed_key(db, csd: Credential) -> None:  # type: ignore[no-untyped-def]
+def test_missing_credential_and_changed_key(db: Db, csd: Credential) -> None:
     with db.session() as session:
         business = make_business(session, rfc=BUSINESS_RFC)
         with pytest.raises(NotFound):

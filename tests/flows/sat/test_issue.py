@@ -16,6 +16,7 @@ from flows.sat.issue import draft_invoice, issue_invoice
 from flows.sat.pac import FinkokPac
 from storage.models import Invoice
 from tests.builders import NOW
+from tests.conftest import Db
 from tests.fakes.pac import FakePac
 from tests.flows.sat.certs import Credential, pac_credential
 from tests.flows.sat.conftest import SECRETS_KEY, setup_business
@@ -39,8 +40,8 @@ def check_seals(xml: bytes) -> CFDI:
 
 
 def test_draft_uses_tax_data_terms_and_iva(
-    db, csd: Credential, fiel: Credential
-) -> None:  # type: ignore[no-untyped-def]
+    db: Db, csd: Credential, fiel: Credential
+) -> None:
     with db.session() as session:
         business, acme = setup_business(session, csd, fiel)
         draft = draft_invoice(
@@ -83,8 +84,8 @@ def test_draft_uses_tax_data_terms_and_iva(
             )
 
 
-def test_issue_signs_stamps_and_books(  # type: ignore[no-untyped-def]
-    db, csd: Credential, fiel: Credential, fake_pac: FakePac, pac: FinkokPac
+def test_issue_signs_stamps_and_books(
+    db: Db, csd: Credential, fiel: Credential, fake_pac: FakePac, pac: FinkokPac
 ) -> None:
     with db.session() as session:
         business, acme = setup_business(session, csd, fiel)
@@ -137,8 +138,8 @@ def test_issue_signs_stamps_and_books(  # type: ignore[no-untyped-def]
         assert session.query(Invoice).count() == 1
 
 
-def test_pac_rejection_reads_plainly(  # type: ignore[no-untyped-def]
-    db, csd: Credential, fiel: Credential, fake_pac: FakePac, pac: FinkokPac
+def test_pac_rejection_reads_plainly(
+    db: Db, csd: Credential, fiel: Credential, fake_pac: FakePac, pac: FinkokPac
 ) -> None:
     fake_pac.failures.append(
         ("305", "La fecha de emisión no esta dentro de la vigencia del CSD del Emisor")
@@ -175,7 +176,9 @@ def test_pac_rejection_reads_plainly(  # type: ignore[no-untyped-def]
         assert not caught.value.temporary
 
 
-def test_unreachable_pac_is_temporary(db, csd: Credential, fiel: Credential) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_pac_is_temporary(
+    db: Db, csd: Credential, fiel: Credential
+) -> None:
     pac = FinkokPac(base_url="http://127.0.0.1:9", username="u", password="p")
     with db.session() as session:
         business, acme = setup_business(session, csd, fiel)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from satcfdi.cfdi import CFDI
+from sqlalchemy.orm import Session
 
 from flows.errors import InvalidInput, MoneyRuleViolation
 from flows.money import Allocation, record_payment
@@ -22,15 +23,30 @@ from flows.sat.complements import (
 from flows.sat.credentials import load_signer
 from flows.sat.issue import draft_invoice, issue_invoice
 from flows.sat.pac import FinkokPac
-from storage.models import Invoice, OutboundMessage, SatCancellation
+from storage.models import (
+    Business,
+    Contact,
+    Invoice,
+    OutboundMessage,
+    Payment,
+    SatCancellation,
+)
 from tests.builders import NOW
+from tests.conftest import Db
 from tests.fakes.pac import FakePac
 from tests.flows.sat.certs import Credential
 from tests.flows.sat.conftest import SECRETS_KEY, setup_business
 from tests.flows.sat.test_issue import check_seals
 
 
-def _issue(session, business, acme, pac, amount: str, now=NOW) -> Invoice:  # type: ignore[no-untyped-def]
+def _issue(
+    session: Session,
+    business: Business,
+    acme: Contact,
+    pac: FinkokPac,
+    amount: str,
+    now: dt.datetime = NOW,
+) -> Invoice:
     draft = draft_invoice(
         session,
         business=business,
@@ -54,7 +70,9 @@ def _issue(session, business, acme, pac, amount: str, now=NOW) -> Invoice:  # ty
     )
 
 
-def _pay(session, acme, invoice: Invoice, amount: str, day: int):  # type: ignore[no-untyped-def]
+def _pay(
+    session: Session, acme: Contact, invoice: Invoice, amount: str, day: int
+) -> Payment:
     return record_payment(
         session,
         contact=acme,
@@ -71,8 +89,8 @@ def _pay(session, acme, invoice: Invoice, amount: str, day: int):  # type: ignor
     )
 
 
-def test_invoice_payment_complement_and_cancel(  # type: ignore[no-untyped-def]
-    db, csd: Credential, fiel: Credential, fake_pac: FakePac, pac: FinkokPac
+def test_invoice_payment_complement_and_cancel(
+    db: Db, csd: Credential, fiel: Credential, fake_pac: FakePac, pac: FinkokPac
 ) -> None:
     issued_on = dt.datetime(2026, 11, 2, 17, tzinfo=dt.UTC)
     with db.session() as session:
@@ -197,8 +215,8 @@ def test_invoice_payment_complement_and_cancel(  # type: ignore[no-untyped-def]
         assert session.query(SatCancellation).count() == 2
 
 
-def test_complement_reminder_before_the_fifth(  # type: ignore[no-untyped-def]
-    db, csd: Credential, fiel: Credential, pac: FinkokPac
+def test_complement_reminder_before_the_fifth(
+    db: Db, csd: Credential, fiel: Credential, pac: FinkokPac
 ) -> None:
     issued_on = dt.datetime(2026, 11, 2, 17, tzinfo=dt.UTC)
     with db.session() as session:

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from flows.render import render_text
-from flows.sat.sync import sync_business
+from flows.sat.sync import SyncReport, sync_business
 from storage.models import Invoice, OutboundMessage, SatDownloadRequest
 from tests import cfdi_factory as cf
 from tests.builders import NOW
+from tests.conftest import Db
 from tests.fakes.sat_ws import FakeSatWs, Planned, running_fake_sat_ws
 from tests.flows.sat.certs import Credential
 from tests.flows.sat.conftest import SECRETS_KEY, setup_business
@@ -23,7 +24,7 @@ def fake_ws() -> Iterator[FakeSatWs]:
         yield fake
 
 
-def _sync(db, fake_ws: FakeSatWs, business_id: int, now: dt.datetime):  # type: ignore[no-untyped-def]
+def _sync(db: Db, fake_ws: FakeSatWs, business_id: int, now: dt.datetime) -> SyncReport:
     return sync_business(
         db.factory,
         business_id=business_id,
@@ -33,8 +34,8 @@ def _sync(db, fake_ws: FakeSatWs, business_id: int, now: dt.datetime):  # type: 
     )
 
 
-def test_in_progress_then_downloaded_and_cancelled(  # type: ignore[no-untyped-def]
-    db, csd: Credential, fiel: Credential, fake_ws: FakeSatWs
+def test_in_progress_then_downloaded_and_cancelled(
+    db: Db, csd: Credential, fiel: Credential, fake_ws: FakeSatWs
 ) -> None:
     issued = cf.invoice(uuid=cf.new_uuid("sync-1"), folio="501", total="11600.00")
     gone = cf.invoice(uuid=cf.new_uuid("sync-2"), folio="502", total="2320.00")
@@ -94,8 +95,8 @@ def test_in_progress_then_downloaded_and_cancelled(  # type: ignore[no-untyped-d
         assert len(periods) == 3 and periods[1][0] == periods[0][1]
 
 
-def test_rejected_request_told_to_owner(  # type: ignore[no-untyped-def]
-    db, csd: Credential, fiel: Credential, fake_ws: FakeSatWs
+def test_rejected_request_told_to_owner(
+    db: Db, csd: Credential, fiel: Credential, fake_ws: FakeSatWs
 ) -> None:
     fake_ws.plan = {
         ("issued", "CFDI"): Planned(
