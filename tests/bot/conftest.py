@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
@@ -146,8 +146,16 @@ def make_whatsapp_form(
     return form
 
 
+class Serve(Protocol):
+    """The `serve` fixture: starts the web app with these settings."""
+
+    def __call__(
+        self, settings: Settings, *, limit: ratelimit.Limit | None = None
+    ) -> Service: ...
+
+
 @pytest.fixture
-def serve(db: Db, tmp_path: Path) -> Iterator[Any]:
+def serve(db: Db, tmp_path: Path) -> Iterator[Serve]:
     """Start the web app with the given settings; stopped at the end of the test."""
     started: list[tuple[TestClient, Runtime]] = []
 

@@ -24,8 +24,9 @@ from storage.models import (
     SatCredential,
     SatUploadLink,
 )
-from tests.bot.conftest import PUBLIC_BASE_URL, Service, make_settings
+from tests.bot.conftest import PUBLIC_BASE_URL, Serve, Service, make_settings
 from tests.builders import NOW, make_business
+from tests.conftest import Db
 from tests.flows.sat.certs import Credential, issue
 from tests.flows.sat.conftest import BUSINESS_RFC, SECRETS_KEY, csd, fiel
 
@@ -37,7 +38,7 @@ COBRA_PACKAGES = {"bot", "handlers", "flows", "storage"}
 
 
 @pytest.fixture
-def service(db, serve) -> Service:  # type: ignore[no-untyped-def]
+def service(db: Db, serve: Serve) -> Service:
     with db.session() as session, session.begin():
         business = make_business(session, rfc=BUSINESS_RFC)
         add_user(session, business=business, role="staff", whatsapp=STAFF, now=NOW)
@@ -71,14 +72,14 @@ def post(service: Service, path: str, credential: Credential, password: str) -> 
     )
 
 
-def stored(db) -> list[SatCredential]:  # type: ignore[no-untyped-def]
+def stored(db: Db) -> list[SatCredential]:
     with db.session() as session:
         return list(session.scalars(select(SatCredential)))
 
 
 def test_owner_uploads_the_fiel_through_the_chat_link(
-    db, service: Service, fiel: Credential, caplog: pytest.LogCaptureFixture
-) -> None:  # type: ignore[no-untyped-def]
+    db: Db, service: Service, fiel: Credential, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     reply = say(service, "sube mi e.firma")
     assert ".key" in reply and "contraseña" in reply
@@ -150,7 +151,7 @@ def test_owner_uploads_the_fiel_through_the_chat_link(
         assert token not in JsonFormatter().format(record)
 
 
-def test_owner_uploads_the_csd(db, service: Service, csd: Credential) -> None:  # type: ignore[no-untyped-def]
+def test_owner_uploads_the_csd(db: Db, service: Service, csd: Credential) -> None:
     reply = say(service, "quiero subir mi CSD")
     assert "CSD (sello digital)" in reply
     path = link_path(reply)
@@ -165,7 +166,9 @@ def test_owner_uploads_the_csd(db, service: Service, csd: Credential) -> None:  
     assert "Ya tengo un CSD vigente hasta el 1 ene 2029" in again
 
 
-def test_wrong_password_keeps_the_link(db, service: Service, fiel: Credential) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_password_keeps_the_link(
+    db: Db, service: Service, fiel: Credential
+) -> None:
     path = link_path(say(service, "sube mi e.firma"))
 
     wrong = post(service, path, fiel, "no-es-la-contraseña")
@@ -192,8 +195,8 @@ def test_wrong_password_keeps_the_link(db, service: Service, fiel: Credential) -
     ],
 )
 def test_refused_uploads_store_nothing(
-    db, service: Service, fiel: Credential, case: str, expected: str
-) -> None:  # type: ignore[no-untyped-def]
+    db: Db, service: Service, fiel: Credential, case: str, expected: str
+) -> None:
     path = link_path(say(service, "sube mi e.firma"))
     sent = files(fiel)
     if case == "other_rfc":
@@ -238,14 +241,14 @@ def test_a_new_link_replaces_the_earlier_one(service: Service) -> None:
     assert service.client.get(second).status_code == 200
 
 
-def test_staff_cannot_get_a_link(db, service: Service) -> None:  # type: ignore[no-untyped-def]
+def test_staff_cannot_get_a_link(db: Db, service: Service) -> None:
     reply = say(service, "sube mi CSD", sender=STAFF)
     assert reply == texts.OWNER_ONLY
     with db.session() as session:
         assert session.scalars(select(SatUploadLink)).all() == []
 
 
-def test_without_secrets_key_the_page_says_so(db, serve) -> None:  # type: ignore[no-untyped-def]
+def test_without_secrets_key_the_page_says_so(db: Db, serve: Serve) -> None:
     with db.session() as session, session.begin():
         business = make_business(session, rfc=BUSINESS_RFC)
         token = upload_links.issue_upload_link(
