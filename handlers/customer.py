@@ -85,7 +85,11 @@ def my_link(turn: Turn, understanding: Understanding) -> Reply:
         turn.session, contact=contact, key=turn.config.portal_key, now=turn.now
     )
     url = business_flows.portal_url(turn.config.public_base_url, token)
-    return Reply().say(f"Aquí puedes ver y pagar tus facturas:\n{url}")
+    way = customer_side.how_to_pay(turn.business, contact)
+    text = f"Aquí puedes ver y pagar tus facturas:\n{url}"
+    if way is not None:
+        text += "\n" + how_to_pay(turn, contact)
+    return Reply().say(text)
 
 
 def opt_out(turn: Turn, understanding: Understanding) -> Reply:

@@ -113,6 +113,8 @@ _COMMON: list[Rule] = [
             r"|\bque haces\b|\b(?:necesito|ocupo) ayuda\b|\bayudame\b|\bmuestrame el "
             r"menu\b"
             r"|\bque (?:opciones|comandos) (?:hay|tienes|tengo)\b"
+            r"|^(?:hola )?(?:quien (?:habla|eres|es)|con quien hablo|eres (?:un )?"
+            r"(?:robot|bot|persona))\b"
         ),
     ),
     Rule(
@@ -538,6 +540,8 @@ _CUSTOMER: list[Rule] = [
             r"quedo|esta|estan|se (?:pago|deposito|hizo))|comprobante|"
             r"\b(?:les |le |te )?(?:pague|deposite|transferi|liquide) (?:ayer|hoy|el|"
             r"la|esta|en la|desde)"
+            r"|(?<!que )\b(?:les|le|te) (?:pague|deposite|transferi|liquide)\b"
+            r"|\b(?:pague|deposite|transferi)\b.*\b(?:ayer|hoy|antier|anoche)\b"
             r"|\b(?:acabo de|acabamos de) (?:pagar|depositar|transferir)\b|ahi (?:va|"
             r"te va|les va)|"
             r"(?:hice|realice|mande) (?:el|la|un|una) (?:pago|deposito|transferencia|"
@@ -571,6 +575,7 @@ _CUSTOMER: list[Rule] = [
             r"(?:cuenta|clabe|datos) (?:para|de) (?:pago|pagar|depositar|deposito|"
             r"transferencia)|"
             r"\bclabe\b|datos bancarios|a que cuenta|numero de cuenta"
+            r"|a quien (?:le |les )?(?:pago|deposito|transfiero)"
         ),
     ),
     Rule(
