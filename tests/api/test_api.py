@@ -24,7 +24,9 @@ def _contact_with_invoices(
         return contact.id, ids
 
 
-def test_missing_wrong_and_revoked_keys_get_401(api: Api, keyed) -> None:  # type: ignore[no-untyped-def]
+def test_missing_wrong_and_revoked_keys_get_401(
+    api: Api, keyed: tuple[int, str]
+) -> None:
     _, token = keyed
     assert api.client.get(url("/contacts")).status_code == 401
     wrong = api.client.get(url("/contacts"), headers=auth("cobra_x_y"))
@@ -50,7 +52,7 @@ def test_missing_wrong_and_revoked_keys_get_401(api: Api, keyed) -> None:  # typ
     assert api.client.get(url("/contacts"), headers=auth(token)).status_code == 401
 
 
-def test_a_key_sees_only_its_business(api: Api, keyed) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_sees_only_its_business(api: Api, keyed: tuple[int, str]) -> None:
     mine_id, mine = keyed
     _, theirs = api.new_key("OTR990101AA1")
     contact_id, (invoice_id,) = _contact_with_invoices(api, mine_id, "1160.00")
@@ -82,7 +84,9 @@ def test_a_key_sees_only_its_business(api: Api, keyed) -> None:  # type: ignore[
     assert patched.status_code == 404
 
 
-def test_payment_is_idempotent_and_conflicts_on_another_body(api: Api, keyed) -> None:  # type: ignore[no-untyped-def]
+def test_payment_is_idempotent_and_conflicts_on_another_body(
+    api: Api, keyed: tuple[int, str]
+) -> None:
     business_id, token = keyed
     contact_id, (first, second) = _contact_with_invoices(
         api, business_id, "1000.00", "500.00"
@@ -130,7 +134,9 @@ def test_payment_is_idempotent_and_conflicts_on_another_body(api: Api, keyed) ->
     assert receipts in (0, 1)  # 1 once receipts are part of the build
 
 
-def test_payment_needs_a_key_and_refuses_overpayment(api: Api, keyed) -> None:  # type: ignore[no-untyped-def]
+def test_payment_needs_a_key_and_refuses_overpayment(
+    api: Api, keyed: tuple[int, str]
+) -> None:
     business_id, token = keyed
     contact_id, _ = _contact_with_invoices(api, business_id, "100.00")
     body = {"contact_id": contact_id, "amount": "150.00"}
@@ -147,7 +153,9 @@ def test_payment_needs_a_key_and_refuses_overpayment(api: Api, keyed) -> None:  
         assert session.scalar(select(func.count(Payment.id))) == 0
 
 
-def test_pages_cover_more_rows_than_a_page_once_each(api: Api, keyed) -> None:  # type: ignore[no-untyped-def]
+def test_pages_cover_more_rows_than_a_page_once_each(
+    api: Api, keyed: tuple[int, str]
+) -> None:
     business_id, token = keyed
     _contact_with_invoices(api, business_id, *["10.00"] * 7)
     seen: list[int] = []
@@ -169,7 +177,7 @@ def test_pages_cover_more_rows_than_a_page_once_each(api: Api, keyed) -> None:  
     assert bad.status_code == 422
 
 
-def test_invoice_filters_balances_and_aging(api: Api, keyed) -> None:  # type: ignore[no-untyped-def]
+def test_invoice_filters_balances_and_aging(api: Api, keyed: tuple[int, str]) -> None:
     business_id, token = keyed
     contact_id, ids = _contact_with_invoices(api, business_id, "100.00", "200.00")
     answer = api.client.get(
@@ -190,7 +198,9 @@ def test_invoice_filters_balances_and_aging(api: Api, keyed) -> None:  # type: i
     assert mine["totals"][0]["buckets"]["1-30"] == "300.00"
 
 
-def test_contacts_create_update_bulk_and_links(api: Api, keyed) -> None:  # type: ignore[no-untyped-def]
+def test_contacts_create_update_bulk_and_links(
+    api: Api, keyed: tuple[int, str]
+) -> None:
     _, token = keyed
     created = api.client.post(
         url("/contacts"),
@@ -249,7 +259,9 @@ def test_contacts_create_update_bulk_and_links(api: Api, keyed) -> None:  # type
     assert fresh.json()["url"].split("?")[0] != link.json()["url"].split("?")[0]
 
 
-def test_reminders_pause_resume_and_webhook_endpoints(api: Api, keyed) -> None:  # type: ignore[no-untyped-def]
+def test_reminders_pause_resume_and_webhook_endpoints(
+    api: Api, keyed: tuple[int, str]
+) -> None:
     _, token = keyed
     paused = api.client.post(url("/reminders/pause"), headers=auth(token))
     assert paused.json() == {"paused": True}
@@ -274,7 +286,9 @@ def test_reminders_pause_resume_and_webhook_endpoints(api: Api, keyed) -> None: 
     assert api.client.get(url("/webhooks"), headers=auth(token)).json() == []
 
 
-def test_validation_errors_are_spanish_problems(api: Api, keyed) -> None:  # type: ignore[no-untyped-def]
+def test_validation_errors_are_spanish_problems(
+    api: Api, keyed: tuple[int, str]
+) -> None:
     _, token = keyed
     answer = api.client.post(
         url("/payments"),

@@ -15,6 +15,7 @@ from tests.api.conftest import Api
 from tests.builders import make_contact, make_invoice
 
 schemathesis = pytest.importorskip("schemathesis")
+from schemathesis import Case  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
@@ -42,8 +43,8 @@ def test_the_app_serves_the_document_under_api_v1(runtime: Runtime) -> None:
 
 
 def test_generated_requests_get_no_5xx_and_answers_within_schema(
-    api: Api, keyed
-) -> None:  # type: ignore[no-untyped-def]
+    api: Api, keyed: tuple[int, str]
+) -> None:
     business_id, token = keyed
     with api.db.session() as session, session.begin():
         from storage.models import Business
@@ -71,9 +72,9 @@ def test_generated_requests_get_no_5xx_and_answers_within_schema(
             derandomize=True,
             suppress_health_check=list(HealthCheck),
         )
-        def run(case, salt: int) -> None:  # type: ignore[no-untyped-def]
-            case.headers = {**(case.headers or {}), **headers}
-            if "Idempotency-Key" in (case.headers or {}):
+        def run(case: Case, salt: int) -> None:
+            case.headers.update(headers)
+            if "Idempotency-Key" in case.headers:
                 case.headers["Idempotency-Key"] = f"k{salt}"
             response = case.call()
             case.validate_response(response, checks=CHECKS)

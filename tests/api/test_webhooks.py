@@ -17,7 +17,7 @@ from flows import webhooks_out
 from flows.outbox import RenderedMessage, deliver_pending
 from storage.models import OutboundMessage
 from tests.builders import make_business
-from tests.conftest import NOW
+from tests.conftest import NOW, Db
 
 
 @dataclass
@@ -59,7 +59,9 @@ def render(session: Session, row: OutboundMessage, now: dt.datetime) -> Rendered
     return webhooks_out.render_webhook(session, row, now)
 
 
-def test_signed_delivery_retried_after_a_500_with_one_event_id(db, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_signed_delivery_retried_after_a_500_with_one_event_id(
+    db: Db, receiver: Receiver
+) -> None:
     with db.session() as session, session.begin():
         business = make_business(session)
         endpoint = webhooks_out.add_endpoint(
