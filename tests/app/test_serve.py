@@ -83,7 +83,9 @@ def test_healthz_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("bad", ["postgresql+psycopg://nadie@127.0.0.1:1/nada"])
-def test_cli_reports_an_unreachable_database_in_one_line(bad: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_reports_an_unreachable_database_in_one_line(
+    bad: str, tmp_path: Path
+) -> None:
     result = subprocess.run(
         [sys.executable, "-c", "from bot.cli import main; main()", "db", "upgrade"],
         env={**os.environ, "DATABASE_URL": bad, "PYTHONPATH": ROOT},

@@ -21,7 +21,7 @@ from tests.conftest import Db
 OWNER = "+525511112222"
 
 
-def _client(db, engine: Engine, clock: dt.datetime) -> TestClient:  # type: ignore[no-untyped-def]
+def _client(db: Db, engine: Engine, clock: dt.datetime) -> TestClient:
     runtime = Runtime(Settings(database_url=db.url), db.engine, db.factory, engine)
     runtime.extras[financing_web.CLOCK] = lambda: clock
     app = FastAPI()

@@ -16,7 +16,7 @@ from tests.conftest import Db
 
 
 class FakeRuntime:
-    def __init__(self, db) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db: Db) -> None:
         self.db = db.engine
         self.factory = db.factory
         self.settings = Settings(public_base_url="https://cobra.test")
@@ -54,7 +54,7 @@ def test_only_one_process_plans(db: Db) -> None:
 
 
 @pytest.mark.parametrize("hour, planned", [(8, 0), (9, 1)])
-def test_the_hourly_tick_waits_for_nine_local(db, hour: int, planned: int) -> None:  # type: ignore[no-untyped-def]
+def test_the_hourly_tick_waits_for_nine_local(db: Db, hour: int, planned: int) -> None:
     with db.session() as s, s.begin():
         make_business(s)
     local = dt.datetime(

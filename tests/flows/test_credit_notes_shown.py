@@ -5,9 +5,11 @@ emails (payload and rendered text)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from flows.credit_notes import apply_credit_note, notes_by_invoice
 from flows.customer_side import statement
@@ -15,7 +17,13 @@ from flows.money import Allocation, record_payment, reverse_payment
 from flows.reminders import plan_reminders
 from flows.render import render_text
 from storage.db import transaction
-from storage.models import Business, Contact, Invoice, OutboundMessage
+from storage.models import (
+    Business,
+    Contact,
+    Invoice,
+    OutboundMessage,
+    PaymentAllocation,
+)
 from tests.builders import NOW, make_business, make_contact, make_invoice
 from tests.conftest import Db
 
@@ -28,8 +36,12 @@ NOTE_UUID = "AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE"
 
 
 def book_note(
-    session, invoice: Invoice, amount: str, folio: str = "3", uuid: str = NOTE_UUID
-) -> Invoice:  # type: ignore[no-untyped-def]
+    session: Session,
+    invoice: Invoice,
+    amount: str,
+    folio: str = "3",
+    uuid: str = NOTE_UUID,
+) -> Invoice:
     """A note stored the way the import and the issuer store one, then applied."""
     note = make_invoice(
         session,
@@ -154,9 +166,7 @@ def test_notes_by_invoice_reads_notes_and_condonations(db: Db) -> None:
     assert elsewhere == {}
 
 
-def _allocations(session, invoice_id: int):  # type: ignore[no-untyped-def]
-    from storage.models import PaymentAllocation
-
+def _allocations(session: Session, invoice_id: int) -> Sequence[PaymentAllocation]:
     return session.scalars(
         select(PaymentAllocation).where(PaymentAllocation.invoice_id == invoice_id)
     ).all()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from sqlalchemy.orm import Session
+
 from flows.money import Allocation, record_payment
 from flows.promises import record_promise
 from storage.models import OutboundMessage
@@ -12,7 +14,7 @@ from tests.builders import NOW, make_business, make_contact, make_endpoint, make
 from tests.conftest import Db
 
 
-def _events(session) -> list[str]:  # type: ignore[no-untyped-def]
+def _events(session: Session) -> list[str]:
     rows = session.query(OutboundMessage).filter_by(channel="webhook")
     return sorted(r.payload["event"] for r in rows)
 

@@ -6,10 +6,16 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.orm import Session
 
 from flows import financing
 from flows.errors import Conflict, Forbidden, InvalidInput
-from storage.models import AuditEvent, FinancingApplication, OutboundMessage
+from storage.models import (
+    AuditEvent,
+    Business,
+    FinancingApplication,
+    OutboundMessage,
+)
 from tests.builders import NOW, make_business, make_contact, make_invoice
 from tests.conftest import Db
 
@@ -118,7 +124,7 @@ def test_deadline_sent_on_a_saturday_counts_from_monday() -> None:
     assert financing.deadline_text(deadline, TZ).startswith("el miércoles 9 de")
 
 
-def _complete(session, business) -> FinancingApplication:  # type: ignore[no-untyped-def]
+def _complete(session: Session, business: Business) -> FinancingApplication:
     application, created = financing.open_draft(
         session, business=business, actor="user:1", now=NOW
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import partial
 
 import pytest
+from sqlalchemy.orm import Session
 
 from flows.errors import MoneyRuleViolation
 from flows.money import (
@@ -27,6 +29,7 @@ from flows.money import (
 from storage import repo
 from storage.models import (
     AuditEvent,
+    Contact,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -38,23 +41,33 @@ from tests.conftest import Db
 TODAY = dt.date(2026, 12, 3)
 
 
-def _pay(session, contact, amount, allocations, **kw):  # type: ignore[no-untyped-def]
+def _pay(
+    session: Session,
+    contact: Contact,
+    amount: str,
+    allocations: Sequence[Allocation],
+    *,
+    currency: str = "MXN",
+    idempotency_key: str | None = None,
+) -> Payment:
     return record_payment(
         session,
         contact=contact,
         amount=Decimal(amount),
-        currency=kw.pop("currency", "MXN"),
+        currency=currency,
         paid_at=NOW,
         allocations=allocations,
         source="chat",
         actor="user:1",
         channel="chat",
         now=NOW,
-        **kw,
+        idempotency_key=idempotency_key,
     )
 
 
-def _request(contact, invoice, amount, key=None):  # type: ignore[no-untyped-def]
+def _request(
+    contact: Contact, invoice: Invoice, amount: str, key: str | None = None
+) -> PaymentRequest:
     return PaymentRequest(
         contact=contact,
         amount=Decimal(amount),

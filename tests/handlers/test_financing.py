@@ -33,7 +33,7 @@ GOOD = [
 ]
 
 
-def make_engine(db) -> Engine:  # type: ignore[no-untyped-def]
+def make_engine(db: Db) -> Engine:
     config = EngineConfig(public_base_url="https://cobra.test", portal_key=b"k" * 32)
     return Engine(db.factory, config)
 
@@ -59,7 +59,7 @@ class Chat:
         )
 
 
-def application(db) -> FinancingApplication:  # type: ignore[no-untyped-def]
+def application(db: Db) -> FinancingApplication:
     with db.session() as session:
         return session.scalars(select(FinancingApplication)).one()
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from storage.db import make_engine
@@ -16,14 +17,14 @@ from storage.migrate import upgrade
 from storage.models import Base
 
 
-def _assert_no_drift(engine) -> None:  # type: ignore[no-untyped-def]
+def _assert_no_drift(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
 
-def test_upgrade_on_sqlite_matches_models(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_upgrade_on_sqlite_matches_models(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     upgrade(engine)
     upgrade(engine)  # a second start changes nothing

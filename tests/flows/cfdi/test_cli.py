@@ -14,10 +14,11 @@ from bot.runtime import build_runtime
 from bot.settings import Settings
 from tests.builders import make_business
 from tests.cfdi_factory import BUSINESS, Paid, invoice, new_uuid, payment, zip_of
+from tests.conftest import Db
 
 
 @pytest.fixture
-def cobra(db, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:  # type: ignore[no-untyped-def]
+def cobra(db: Db, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     """The CLI on the test database (its schema already built, so no migrations)."""
     monkeypatch.setenv("DATABASE_URL", db.url)
     try:
