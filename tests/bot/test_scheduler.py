@@ -7,20 +7,26 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
+from bot.runtime import Runtime
 from bot.scheduler import PLANNING_LOCK, build_senders, run_reminders
 from bot.settings import Settings
 from bot.smtp import SmtpSender
 from flows.outbox import LogSender
+from handlers.context import EngineConfig
+from handlers.engine import Engine
 from tests.builders import make_business, make_contact, make_invoice
 from tests.conftest import Db
 
 
-class FakeRuntime:
-    def __init__(self, db: Db) -> None:
-        self.db = db.engine
-        self.factory = db.factory
-        self.settings = Settings(public_base_url="https://cobra.test")
-        self.portal_key = b"k" * 32
+def make_runtime(db: Db) -> Runtime:
+    """A runtime on the test database's engine, with a fixed portal key."""
+    config = EngineConfig(public_base_url="https://cobra.test", portal_key=b"k" * 32)
+    return Runtime(
+        Settings(public_base_url="https://cobra.test"),
+        db.engine,
+        db.factory,
+        Engine(db.factory, config),
+    )
 
 
 def test_senders_log_without_credentials_and_use_smtp_with_a_host() -> None:
@@ -36,20 +42,20 @@ def test_only_one_process_plans(db: Db) -> None:
         business = make_business(s)
         acme = make_contact(s, business, emails="pagos@acme.mx")
         make_invoice(s, acme, due_date=dt.date(2026, 12, 3))
-    runtime = FakeRuntime(db)
+    runtime = make_runtime(db)
     now = dt.datetime(2026, 12, 3, 15, 0, tzinfo=dt.UTC)  # 09:00 in Mexico City
     if db.backend != "postgresql":
-        counts = run_reminders(runtime, now=now)  # type: ignore[arg-type]
+        counts = run_reminders(runtime, now=now)
         assert counts is not None and counts.messages == 1
         return
     with db.engine.connect() as other:
         other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PLANNING_LOCK})
-        assert run_reminders(runtime, now=now) is None  # type: ignore[arg-type]
+        assert run_reminders(runtime, now=now) is None
         other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PLANNING_LOCK})
-    counts = run_reminders(runtime, now=now)  # type: ignore[arg-type]
+    counts = run_reminders(runtime, now=now)
     assert counts is not None and counts.messages == 1
     # Planned today: the hourly tick leaves the business alone.
-    later = run_reminders(runtime, now=now + dt.timedelta(hours=1))  # type: ignore[arg-type]
+    later = run_reminders(runtime, now=now + dt.timedelta(hours=1))
     assert later is not None and later.businesses == 0
 
 
@@ -60,7 +66,7 @@ def test_the_hourly_tick_waits_for_nine_local(db: Db, hour: int, planned: int) -
     local = dt.datetime(
         2026, 12, 3, hour, 0, tzinfo=dt.timezone(dt.timedelta(hours=-6))
     )
-    counts = run_reminders(FakeRuntime(db), now=local.astimezone(dt.UTC))  # type: ignore[arg-type]
+    counts = run_reminders(make_runtime(db), now=local.astimezone(dt.UTC))
     assert counts is not None and counts.businesses == planned
 
 
@@ -86,9 +92,9 @@ async def test_the_scheduler_delivers_and_stops(db: Db) -> None:
             dedupe_key="scheduler-test",
             now=NOW,
         )
-    runtime = FakeRuntime(db)
+    runtime = make_runtime(db)
     runtime.settings = Settings(outbox_interval_seconds=1)
-    stop = start_scheduler(runtime, clock=lambda: NOW)  # type: ignore[arg-type]
+    stop = start_scheduler(runtime, clock=lambda: NOW)
     try:
         for _ in range(50):
             await asyncio.sleep(0.1)
