@@ -38,7 +38,8 @@ def test_apikey_create_list_revoke(db: Db, cobra: Callable[..., Result]) -> None
 def test_webhook_add_and_list(db: Db, cobra: Callable[..., Result]) -> None:
     _business(db)
     added = cobra(
-        "webhook add --business FTU010101AB1 --event invoice.paid https://erp.example.mx/h"
+        "webhook add --business FTU010101AB1 --event invoice.paid "
+        "https://erp.example.mx/h"
     )
     assert added.exit_code == 0, added.output
     assert added.stdout.startswith("whsec_")
