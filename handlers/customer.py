@@ -19,7 +19,7 @@ from flows.promises import record_promise
 from handlers import common
 from handlers.context import Turn
 from handlers.nlu import ContactCandidate, Intent, Role, Understanding, match_contacts
-from handlers.owner import capped, invoice_line
+from handlers.owner import capped, invoice_line, owed_text
 from storage import repo
 from storage.models import Contact, Invoice, InvoiceStatus
 
@@ -48,15 +48,7 @@ def my_balance(turn: Turn, understanding: Understanding) -> Reply:
     )
     if not invoices:
         return Reply().say(f"No tienes saldo pendiente con {turn.business.name}. ✅")
-    totals: dict[str, Decimal] = {}
-    for invoice in invoices:
-        totals[invoice.currency] = (
-            totals.get(invoice.currency, Decimal(0)) + invoice.balance
-        )
-    head = [
-        f"Tu saldo con {turn.business.name}: "
-        + ", ".join(money(totals[c], c) for c in sorted(totals))
-    ]
+    head = [f"Tu saldo con {turn.business.name}: {owed_text(invoices)}"]
     lines = capped(
         [invoice_line(i, turn.today) for i in invoices],
         "Escribe «link» para ver todas en tu portal.",

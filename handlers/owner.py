@@ -36,6 +36,16 @@ def invoice_line(
     return " · ".join(parts)
 
 
+def owed_text(invoices: Sequence[Invoice]) -> str:
+    """What invoices still owe, per currency: `$1,160.00, US$100.00`."""
+    totals: dict[str, Decimal] = {}
+    for invoice in invoices:
+        totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + (
+            invoice.balance
+        )
+    return ", ".join(money(totals[c], c) for c in sorted(totals))
+
+
 def due_phrase(due: dt.date, today: dt.date) -> str:
     days = (today - due).days
     if days > 0:
@@ -158,7 +168,10 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
     if not invoices:
         who = f"{name} no tiene" if name else "No tienes"
         return Reply().say(f"{who} facturas vencidas. ✅")
-    title = f"Facturas vencidas de {name}:" if name else "Facturas vencidas:"
+    owed = owed_text(invoices)
+    count = f"{len(invoices)} factura{'s' * (len(invoices) > 1)}"
+    whose = f" de {name}" if name else ""
+    title = f"Facturas vencidas{whose}: {owed} en {count}"
     lines = capped(
         [invoice_line(i, turn.today, with_contact=name is None) for i in invoices],
         "Pregunta por un cliente: «vencidas de Acme».",
@@ -219,12 +232,7 @@ def _upcoming(
     if not due:
         who = f"{name} no tiene" if name else "No tienes"
         return Reply().say(f"{who} facturas que venzan {span}.")
-    totals: dict[str, Decimal] = {}
-    for invoice in due:
-        totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + (
-            invoice.balance
-        )
-    owed = ", ".join(money(totals[c], c) for c in sorted(totals))
+    owed = owed_text(due)
     whose = f" de {name}" if name else ""
     head = f"Vencen {span}{whose}: {owed} en {len(due)} factura{'s' * (len(due) > 1)}"
     lines = capped(

@@ -497,6 +497,11 @@ def _number_value(written: str) -> Decimal | None:
     return None
 
 
+# An RFC ("AIN850101AB2"): its six digits are a date of birth or founding, never
+# an amount.
+_RFC = re.compile(r"\b[a-z&]{3,4}\d{6}[a-z0-9]{3}\b")
+
+
 def _masked_spans(folded: str, text: str) -> list[Span]:
     spans: list[Span] = [span for span, _ in _ref_spans(folded)]
     spans += [span for span, _ in _phone_spans(text)]
@@ -516,6 +521,7 @@ def find_amounts(text: str) -> list[tuple[Decimal, str | None, bool]]:
     """
     folded = fold(text)
     masked = _masked_spans(folded, text)
+    masked += [match.span() for match in _RFC.finditer(folded)]
     tokens = [
         (m.group(0), m.span())
         for m in _NUMBER_TOKEN.finditer(folded)
@@ -688,7 +694,9 @@ def masked_spans_for_names(text: str, today: datetime.date) -> list[Span]:
     spans += [
         m.span() for m in re.finditer(r"(?:us)?\$?\d[\d.,]*\s*(?:k|mil)?\b", folded)
     ]
-    return spans
+    # An RFC names a customer, digits and all.
+    rfcs = [match.span() for match in _RFC.finditer(folded)]
+    return [span for span in spans if not any(_overlaps(span, r) for r in rfcs)]
 
 
 def first_of(values: Iterable[str]) -> str | None:

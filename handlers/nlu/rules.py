@@ -370,6 +370,8 @@ _OWNER: list[Rule] = [
             r"|(?:depositos|pagos) (?:recibidos|que (?:me )?llegaron|de (?:hoy|la "
             r"semana|este mes))"
             r"|flujo de (?:efectivo|caja)|cuanto ha caido"
+            r"|quien(?:es)? (?:me |nos )?(?:pago|pagaron|deposito|depositaron)\b"
+            r"|que clientes (?:me |nos )?(?:pagaron|depositaron)\b"
         ),
     ),
     Rule(
