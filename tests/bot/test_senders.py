@@ -57,7 +57,7 @@ def telegram_sender(fake: FakeTelegram) -> TelegramSender:
     return TelegramSender(settings)
 
 
-def test_free_text_inside_the_window(twilio, tmp_path):
+def test_free_text_inside_the_window(twilio: FakeTwilio, tmp_path: Path) -> None:
     sender = twilio_sender(twilio, tmp_path)
 
     sid = sender.send(rendered(buttons=(YES, NO)))
@@ -72,7 +72,7 @@ def test_free_text_inside_the_window(twilio, tmp_path):
     assert sent.get("ContentSid") is None
 
 
-def test_template_outside_the_window(twilio, tmp_path):
+def test_template_outside_the_window(twilio: FakeTwilio, tmp_path: Path) -> None:
     sender = twilio_sender(twilio, tmp_path)
 
     sender.send(
@@ -92,7 +92,9 @@ def test_template_outside_the_window(twilio, tmp_path):
     assert sent.get("Body") is None
 
 
-def test_no_approved_template_is_a_permanent_failure(twilio, tmp_path):
+def test_no_approved_template_is_a_permanent_failure(
+    twilio: FakeTwilio, tmp_path: Path
+) -> None:
     sender = twilio_sender(twilio, tmp_path)
 
     with pytest.raises(ProviderError) as caught:
@@ -102,7 +104,9 @@ def test_no_approved_template_is_a_permanent_failure(twilio, tmp_path):
     assert twilio.sent == []
 
 
-def test_attachments_are_hosted_and_sent_by_url(twilio, tmp_path):
+def test_attachments_are_hosted_and_sent_by_url(
+    twilio: FakeTwilio, tmp_path: Path
+) -> None:
     sender = twilio_sender(twilio, tmp_path)
 
     sender.send(rendered(attachments=(PDF,)))
@@ -118,7 +122,9 @@ def test_attachments_are_hosted_and_sent_by_url(twilio, tmp_path):
 @pytest.mark.parametrize(
     ("status", "temporary"), [(500, True), (429, True), (400, False)]
 )
-def test_twilio_errors_say_whether_to_retry(twilio, tmp_path, status, temporary):
+def test_twilio_errors_say_whether_to_retry(
+    twilio: FakeTwilio, tmp_path: Path, status: int, temporary: bool
+) -> None:
     sender = twilio_sender(twilio, tmp_path)
     twilio.failures.append((status, 63016))
 
@@ -128,7 +134,7 @@ def test_twilio_errors_say_whether_to_retry(twilio, tmp_path, status, temporary)
     assert caught.value.temporary is temporary
 
 
-def test_twilio_unreachable_is_temporary(tmp_path):
+def test_twilio_unreachable_is_temporary(tmp_path: Path) -> None:
     fake = FakeTwilio(base_url="http://127.0.0.1:9")
     sender = twilio_sender(fake, tmp_path)
 
@@ -138,7 +144,7 @@ def test_twilio_unreachable_is_temporary(tmp_path):
     assert caught.value.temporary is True
 
 
-def test_telegram_text_with_buttons_and_files(telegram):
+def test_telegram_text_with_buttons_and_files(telegram: FakeTelegram) -> None:
     sender = telegram_sender(telegram)
     chart = Attachment("cobranza.png", "image/png", b"\x89PNG")
 
@@ -163,7 +169,9 @@ def test_telegram_text_with_buttons_and_files(telegram):
     assert provider_id.startswith("tg:5550001:")
 
 
-def test_telegram_one_file_carries_its_short_text_as_caption(telegram):
+def test_telegram_one_file_carries_its_short_text_as_caption(
+    telegram: FakeTelegram,
+) -> None:
     sender = telegram_sender(telegram)
 
     sender.send(
@@ -183,7 +191,9 @@ def test_telegram_one_file_carries_its_short_text_as_caption(telegram):
 @pytest.mark.parametrize(
     ("code", "temporary"), [(429, True), (502, True), (403, False)]
 )
-def test_telegram_errors_say_whether_to_retry(telegram, code, temporary):
+def test_telegram_errors_say_whether_to_retry(
+    telegram: FakeTelegram, code: int, temporary: bool
+) -> None:
     sender = telegram_sender(telegram)
     telegram.failures.append((code, "Forbidden: bot was blocked by the user"))
 
@@ -194,7 +204,7 @@ def test_telegram_errors_say_whether_to_retry(telegram, code, temporary):
     assert BOT_TOKEN not in caught.value.message
 
 
-def test_telegram_unreachable_is_temporary_and_hides_the_token():
+def test_telegram_unreachable_is_temporary_and_hides_the_token() -> None:
     sender = telegram_sender(FakeTelegram(base_url="http://127.0.0.1:9"))
 
     with pytest.raises(ProviderError) as caught:
@@ -208,8 +218,8 @@ def test_telegram_unreachable_is_temporary_and_hides_the_token():
 
 
 def test_a_long_whatsapp_text_goes_in_pieces_the_first_keeping_the_file(
-    twilio, tmp_path
-):
+    twilio: FakeTwilio, tmp_path: Path
+) -> None:
     sender = twilio_sender(twilio, tmp_path)
     text = "\n\n".join(f"Párrafo {n}: " + "x" * 700 for n in range(5))
 
@@ -224,7 +234,9 @@ def test_a_long_whatsapp_text_goes_in_pieces_the_first_keeping_the_file(
     assert provider_id == twilio.sent[0].sid
 
 
-def test_a_long_telegram_text_goes_in_pieces_the_keyboard_on_the_last(telegram):
+def test_a_long_telegram_text_goes_in_pieces_the_keyboard_on_the_last(
+    telegram: FakeTelegram,
+) -> None:
     sender = telegram_sender(telegram)
     text = "\n".join("renglón " + "y" * 90 for _ in range(60))
 

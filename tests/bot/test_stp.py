@@ -19,7 +19,7 @@ from storage.models import (
     Payment,
     StpDeposit,
 )
-from tests.bot.conftest import make_settings
+from tests.bot.conftest import Serve, Service, make_settings
 from tests.builders import make_business, make_contact, make_invoice
 from tests.conftest import Db
 
@@ -90,14 +90,14 @@ def books(db: Db) -> dict[str, Any]:
         }
 
 
-def _start(serve: Any, db: Db, **overrides: Any) -> Any:
+def _start(serve: Serve, db: Db, **overrides: Any) -> Service:
     values = {"stp_webhook_secret": SECRET, **overrides}
     return serve(make_settings(db, **values))
 
 
 def _balances(db: Db, *ids: int) -> list[Decimal]:
     with db.session() as session:
-        return [session.get(Invoice, i).balance for i in ids]  # type: ignore[union-attr]
+        return [session.get_one(Invoice, i).balance for i in ids]
 
 
 def _owner_texts(db: Db) -> list[str]:
@@ -109,7 +109,7 @@ def _owner_texts(db: Db) -> list[str]:
 
 
 def test_exact_amount_pays_that_invoice(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     service = _start(serve, db)
     response = post_notice(service.client, make_notice(books["clabe"], "7500.00"))
@@ -132,7 +132,7 @@ def test_exact_amount_pays_that_invoice(
 
 
 def test_other_amount_pays_oldest_first(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     service = _start(serve, db)
     post_notice(service.client, make_notice(books["clabe"], "12500.00"))
@@ -153,7 +153,7 @@ def test_other_amount_pays_oldest_first(
 
 
 def test_split_leaves_the_newer_invoice_partly_paid(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     service = _start(serve, db)
     post_notice(service.client, make_notice(books["clabe"], "6000.00"))
@@ -161,7 +161,7 @@ def test_split_leaves_the_newer_invoice_partly_paid(
 
 
 def test_overpayment_waits_for_the_owner(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     service = _start(serve, db)
     post_notice(service.client, make_notice(books["clabe"], "20000.00"))
@@ -180,7 +180,7 @@ def test_overpayment_waits_for_the_owner(
 
 
 def test_unknown_account_waits_for_the_owner(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     service = _start(serve, db)
     post_notice(service.client, make_notice("646180000100000002", "300.00"))
@@ -202,7 +202,7 @@ def test_unknown_account_waits_for_the_owner(
 
 
 def test_replayed_notice_is_applied_once(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     service = _start(serve, db)
     notice = make_notice(books["clabe"], "5000.00")
@@ -222,7 +222,7 @@ def test_replayed_notice_is_applied_once(
 
 
 def test_bad_or_missing_signature_changes_nothing(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     service = _start(serve, db)
     notice = make_notice(books["clabe"], "5000.00")
@@ -235,7 +235,7 @@ def test_bad_or_missing_signature_changes_nothing(
         assert session.scalar(select(func.count(StpDeposit.id))) == 0
 
 
-def test_missing_secret_refuses(db: Db, serve: Any, books: dict[str, Any]) -> None:
+def test_missing_secret_refuses(db: Db, serve: Serve, books: dict[str, Any]) -> None:
     service = serve(make_settings(db))
     response = post_notice(service.client, make_notice(books["clabe"], "5000.00"))
     assert response.status_code == 403
@@ -244,7 +244,7 @@ def test_missing_secret_refuses(db: Db, serve: Any, books: dict[str, Any]) -> No
 
 
 def test_malformed_notice_is_rejected(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     service = _start(serve, db)
     bad = make_notice(books["clabe"], "5000.00", fechaOperacion="3/12/2026")
@@ -256,7 +256,7 @@ def test_malformed_notice_is_rejected(
 
 
 def test_stored_notice_survives_a_crash_before_applying(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     """A notice acknowledged but not applied (the process died) is applied later."""
     service = _start(serve, db)
@@ -310,7 +310,7 @@ def _sent_payout(db: Db, books: dict[str, Any]) -> int:
 
 
 def test_order_liquidated_by_status_webhook(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     from storage.models import PayoutStatus, SupplierPayment
 
@@ -344,7 +344,7 @@ def test_order_liquidated_by_status_webhook(
 
 
 def test_order_returned_by_status_webhook(
-    db: Db, serve: Any, books: dict[str, Any]
+    db: Db, serve: Serve, books: dict[str, Any]
 ) -> None:
     from storage.models import PayoutStatus, SupplierPayment
 

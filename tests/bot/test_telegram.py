@@ -22,12 +22,13 @@ from storage.models import Conversation, InboundMessage, OutboundMessage, User
 from tests.bot.conftest import (
     PUBLIC_BASE_URL,
     TELEGRAM_SECRET,
+    Serve,
     make_settings,
     telegram_settings,
 )
 from tests.builders import NOW, make_business
 from tests.conftest import Db
-from tests.fakes.telegram_api import BOT_USER
+from tests.fakes.telegram_api import BOT_USER, FakeTelegram
 
 OWNER_ID = 5550001
 STAFF_ID = 5550002
@@ -155,7 +156,9 @@ def inbound_count(db: Db) -> int:
         return session.scalar(select(func.count()).select_from(InboundMessage)) or 0
 
 
-def test_startup_registers_commands_and_the_webhook(db, team, telegram, serve):
+def test_startup_registers_commands_and_the_webhook(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     serve(telegram_settings(db, telegram))
 
     [commands] = telegram.of("setMyCommands")
@@ -176,7 +179,9 @@ def test_startup_registers_commands_and_the_webhook(db, team, telegram, serve):
     assert telegram.of("getUpdates") == []
 
 
-def test_wrong_or_missing_secret_is_refused(db, team, telegram, serve):
+def test_wrong_or_missing_secret_is_refused(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     service = serve(telegram_settings(db, telegram))
 
     wrong = service.telegram(
@@ -191,7 +196,9 @@ def test_wrong_or_missing_secret_is_refused(db, team, telegram, serve):
     assert inbound_count(db) == 0
 
 
-def test_no_webhook_secret_configured_refuses_everything(db, team, telegram, serve):
+def test_no_webhook_secret_configured_refuses_everything(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     settings = telegram_settings(db, telegram, telegram_webhook_secret=None)
     service = serve(settings)
 
@@ -201,7 +208,9 @@ def test_no_webhook_secret_configured_refuses_everything(db, team, telegram, ser
     assert telegram.of("sendMessage") == []
 
 
-def test_without_a_token_the_bot_is_off(db, team, serve):
+def test_without_a_token_the_bot_is_off(
+    db: Db, team: dict[str, Any], serve: Serve
+) -> None:
     service = serve(make_settings(db, telegram_webhook_secret=TELEGRAM_SECRET))
 
     response = service.telegram(make_message_update("/ayuda", user_id=OWNER_ID))
@@ -209,7 +218,9 @@ def test_without_a_token_the_bot_is_off(db, team, serve):
     assert response.status_code == 503
 
 
-def test_unlinked_account_only_learns_how_to_link(db, team, telegram, serve):
+def test_unlinked_account_only_learns_how_to_link(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     service = serve(telegram_settings(db, telegram))
 
     for text in ("/saldo", "¿cuánto me deben?", "/start"):
@@ -220,7 +231,9 @@ def test_unlinked_account_only_learns_how_to_link(db, team, telegram, serve):
     assert inbound_count(db) == 0
 
 
-def test_start_code_links_the_account_once(db, team, telegram, serve):
+def test_start_code_links_the_account_once(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     service = serve(telegram_settings(db, telegram))
     update = make_message_update(f"/start {team['code']}", user_id=STAFF_ID)
 
@@ -239,7 +252,9 @@ def test_start_code_links_the_account_once(db, team, telegram, serve):
     assert "Esto es lo que puedo hacer" in telegram.texts[-1]
 
 
-def test_a_wrong_code_links_nothing(db, team, telegram, serve):
+def test_a_wrong_code_links_nothing(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     service = serve(telegram_settings(db, telegram))
 
     service.telegram(make_message_update("/start NOESESTE", user_id=STAFF_ID))
@@ -251,7 +266,9 @@ def test_a_wrong_code_links_nothing(db, team, telegram, serve):
         assert staff is not None and staff.telegram_user_id is None
 
 
-def test_commands_speak_the_engines_spanish(db, team, telegram, serve):
+def test_commands_speak_the_engines_spanish(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     service = serve(telegram_settings(db, telegram))
 
     service.telegram(make_message_update("/ayuda", user_id=OWNER_ID))
@@ -290,7 +307,9 @@ def test_command_text(command: str, args: list[str], text: str | None) -> None:
     assert tg.command_text(command, args) == text
 
 
-def test_a_repeated_update_acts_once(db, team, telegram, serve):
+def test_a_repeated_update_acts_once(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     service = serve(telegram_settings(db, telegram))
     update = make_message_update("ayuda", user_id=OWNER_ID)
 
@@ -301,7 +320,13 @@ def test_a_repeated_update_acts_once(db, team, telegram, serve):
     assert inbound_count(db) == 1
 
 
-def test_confirmation_by_inline_button(db, team, telegram, serve, recorded_action):
+def test_confirmation_by_inline_button(
+    db: Db,
+    team: dict[str, Any],
+    telegram: FakeTelegram,
+    serve: Serve,
+    recorded_action: list[dict[str, Any]],
+) -> None:
     service = serve(telegram_settings(db, telegram))
     pending_confirmation(db, sender=str(OWNER_ID))
 
@@ -318,8 +343,12 @@ def test_confirmation_by_inline_button(db, team, telegram, serve, recorded_actio
 
 
 def test_replies_carry_keyboards_documents_and_photos(
-    db, team, telegram, serve, recorded_action
-):
+    db: Db,
+    team: dict[str, Any],
+    telegram: FakeTelegram,
+    serve: Serve,
+    recorded_action: list[dict[str, Any]],
+) -> None:
     service = serve(telegram_settings(db, telegram))
     pending_confirmation(db, sender=str(OWNER_ID))
 
@@ -335,7 +364,9 @@ def test_replies_carry_keyboards_documents_and_photos(
     assert photo.files["photo"] == ("cobranza.png", b"\x89PNG chart")
 
 
-def test_a_photo_sent_in_is_downloaded_and_kept(db, team, telegram, serve):
+def test_a_photo_sent_in_is_downloaded_and_kept(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     service = serve(telegram_settings(db, telegram))
     telegram.add_file("ph-1", "photos/file_1.jpg", b"\xff\xd8 comprobante")
     photo = [{"file_id": "ph-1", "file_unique_id": "u1", "width": 90, "height": 90}]
@@ -355,7 +386,9 @@ def test_a_photo_sent_in_is_downloaded_and_kept(db, team, telegram, serve):
     assert Path(item["path"]).read_bytes() == b"\xff\xd8 comprobante"
 
 
-def test_a_flooding_account_is_slowed_politely(db, team, telegram, serve):
+def test_a_flooding_account_is_slowed_politely(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
     limit = ratelimit.Limit(messages=2, window=dt.timedelta(minutes=1))
     service = serve(telegram_settings(db, telegram), limit=limit)
 
@@ -368,8 +401,12 @@ def test_a_flooding_account_is_slowed_politely(db, team, telegram, serve):
 
 
 def test_a_failed_update_answers_500_and_is_retried(
-    db, team, telegram, serve, monkeypatch
-):
+    db: Db,
+    team: dict[str, Any],
+    telegram: FakeTelegram,
+    serve: Serve,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     service = serve(telegram_settings(db, telegram))
     update = make_message_update("ayuda", user_id=OWNER_ID)
     engine = service.runtime.engine
@@ -389,8 +426,12 @@ def test_a_failed_update_answers_500_and_is_retried(
 
 
 def test_two_deliveries_past_the_checks_send_one_answer(
-    db, team, telegram, serve, monkeypatch
-):
+    db: Db,
+    team: dict[str, Any],
+    telegram: FakeTelegram,
+    serve: Serve,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Two deliveries of one update can both pass the replay checks before either
     # commits (the first still being handled when Telegram retries); over HTTP
     # that window cannot be hit on purpose, so the checks are made to miss.
@@ -407,8 +448,12 @@ def test_two_deliveries_past_the_checks_send_one_answer(
 
 
 def test_an_answer_telegram_did_not_take_is_left_to_the_outbox(
-    db, team, telegram, serve, recorded_action
-):
+    db: Db,
+    team: dict[str, Any],
+    telegram: FakeTelegram,
+    serve: Serve,
+    recorded_action: list[dict[str, Any]],
+) -> None:
     service = serve(telegram_settings(db, telegram))
     pending_confirmation(db, sender=str(OWNER_ID))
     telegram.failures.append((502, "Bad Gateway"))
@@ -444,8 +489,12 @@ def test_an_answer_telegram_did_not_take_is_left_to_the_outbox(
 
 
 def test_a_reply_part_telegram_refuses_is_skipped(
-    db, team, telegram, serve, recorded_action
-):
+    db: Db,
+    team: dict[str, Any],
+    telegram: FakeTelegram,
+    serve: Serve,
+    recorded_action: list[dict[str, Any]],
+) -> None:
     service = serve(telegram_settings(db, telegram))
     pending_confirmation(db, sender=str(OWNER_ID))
     telegram.failures.append((400, "Bad Request: message is too long"))

@@ -4,6 +4,7 @@ databases."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
@@ -25,12 +26,13 @@ from storage.models import (
 )
 from tests.bot.conftest import (
     PUBLIC_BASE_URL,
+    Serve,
     make_settings,
     twilio_settings,
 )
 from tests.builders import NOW, make_business, make_contact, make_invoice
 from tests.conftest import Db
-from tests.fakes.twilio_api import sign
+from tests.fakes.twilio_api import FakeTwilio, sign
 
 OWNER = "whatsapp:+5215511112222"  # the builders' owner, with the old mobile 1
 CUSTOMER = "whatsapp:+5215533334444"
@@ -90,7 +92,9 @@ def pending_confirmation(db: Db, *, channel: str, sender: str) -> None:
         )
 
 
-def test_owner_gets_an_answer_as_twiml(db, business, twilio, serve):
+def test_owner_gets_an_answer_as_twiml(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
 
     response = service.whatsapp("ayuda", sender=OWNER)
@@ -100,7 +104,9 @@ def test_owner_gets_an_answer_as_twiml(db, business, twilio, serve):
     assert "Esto es lo que puedo hacer" in messages_of(response)[0]
 
 
-def test_bad_signature_is_refused_and_changes_nothing(db, business, twilio, serve):
+def test_bad_signature_is_refused_and_changes_nothing(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
 
     forged = service.whatsapp("ayuda", sender=OWNER, signature="bm90LXZhbGlk")
@@ -121,7 +127,9 @@ def test_bad_signature_is_refused_and_changes_nothing(db, business, twilio, serv
     assert count(db, SenderRate) == 0
 
 
-def test_missing_auth_token_refuses_every_request(db, business, serve):
+def test_missing_auth_token_refuses_every_request(
+    db: Db, business: int, serve: Serve
+) -> None:
     service = serve(make_settings(db))
 
     response = service.whatsapp("ayuda", sender=OWNER)
@@ -131,8 +139,12 @@ def test_missing_auth_token_refuses_every_request(db, business, serve):
 
 
 def test_replayed_message_sid_gets_the_same_answer_and_acts_once(
-    db, business, twilio, serve, recorded_action
-):
+    db: Db,
+    business: int,
+    twilio: FakeTwilio,
+    serve: Serve,
+    recorded_action: list[dict[str, Any]],
+) -> None:
     service = serve(twilio_settings(db, twilio))
     pending_confirmation(db, channel="whatsapp", sender="+525511112222")
 
@@ -146,7 +158,9 @@ def test_replayed_message_sid_gets_the_same_answer_and_acts_once(
     assert count(db, InboundMessage) == 1
 
 
-def test_unknown_sender_learns_nothing(db, business, twilio, serve):
+def test_unknown_sender_learns_nothing(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
 
     response = service.whatsapp("¿cuánto debo?", sender=STRANGER)
@@ -155,7 +169,9 @@ def test_unknown_sender_learns_nothing(db, business, twilio, serve):
     assert "Tuerca" not in response.text and "Acme" not in response.text
 
 
-def test_customer_cannot_see_another_customers_invoice(db, business, twilio, serve):
+def test_customer_cannot_see_another_customers_invoice(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
 
     asked = [
@@ -172,8 +188,12 @@ def test_customer_cannot_see_another_customers_invoice(db, business, twilio, ser
 
 
 def test_confirmation_by_quick_reply_button(
-    db, business, twilio, serve, recorded_action
-):
+    db: Db,
+    business: int,
+    twilio: FakeTwilio,
+    serve: Serve,
+    recorded_action: list[dict[str, Any]],
+) -> None:
     service = serve(twilio_settings(db, twilio))
     pending_confirmation(db, channel="whatsapp", sender="+525511112222")
 
@@ -184,8 +204,12 @@ def test_confirmation_by_quick_reply_button(
 
 
 def test_confirmation_typed_no_does_nothing(
-    db, business, twilio, serve, recorded_action
-):
+    db: Db,
+    business: int,
+    twilio: FakeTwilio,
+    serve: Serve,
+    recorded_action: list[dict[str, Any]],
+) -> None:
     service = serve(twilio_settings(db, twilio))
     pending_confirmation(db, channel="whatsapp", sender="+525511112222")
 
@@ -195,7 +219,7 @@ def test_confirmation_typed_no_does_nothing(
     assert recorded_action == []
 
 
-def test_buttons_become_a_typed_answer_hint():
+def test_buttons_become_a_typed_answer_hint() -> None:
     reply = Reply().say("¿Registro el pago de $1,160.00?", actions.YES, actions.NO)
 
     body = whatsapp.render_twiml(reply)
@@ -203,7 +227,7 @@ def test_buttons_become_a_typed_answer_hint():
     assert "Responde «Sí» o «No»." in body
 
 
-def test_documents_in_an_answer_are_hosted_for_twilio(tmp_path):
+def test_documents_in_an_answer_are_hosted_for_twilio(tmp_path: Path) -> None:
     pdf = Document("A-101.pdf", "application/pdf", b"%PDF-1.4 factura", "Tu factura")
     reply = Reply(messages=[Outbound(text="Aquí está", documents=(pdf,))])
     hosted: list[bytes] = []
@@ -219,7 +243,9 @@ def test_documents_in_an_answer_are_hosted_for_twilio(tmp_path):
     assert hosted == [b"%PDF-1.4 factura"]
 
 
-def test_known_customer_opens_the_24_hour_window(db, business, twilio, serve):
+def test_known_customer_opens_the_24_hour_window(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
 
     service.whatsapp("hola", sender=CUSTOMER)
@@ -236,7 +262,9 @@ def test_known_customer_opens_the_24_hour_window(db, business, twilio, serve):
     assert len(stamps) == 1
 
 
-def test_opt_out_words_reach_the_engine(db, business, twilio, serve):
+def test_opt_out_words_reach_the_engine(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
 
     response = service.whatsapp("BAJA", sender=CUSTOMER)
@@ -247,7 +275,9 @@ def test_opt_out_words_reach_the_engine(db, business, twilio, serve):
     assert texts_seen == ["BAJA"]
 
 
-def test_media_is_downloaded_with_the_account_credentials(db, business, twilio, serve):
+def test_media_is_downloaded_with_the_account_credentials(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
     sid = "SM" + "m" * 32
     url = twilio.add_media(sid, b"%PDF-1.4 comprobante", "application/pdf")
@@ -272,7 +302,9 @@ def test_media_is_downloaded_with_the_account_credentials(db, business, twilio, 
     assert stored.read_bytes() == b"%PDF-1.4 comprobante"
 
 
-def test_media_outside_twilio_is_not_fetched_with_credentials(db, twilio):
+def test_media_outside_twilio_is_not_fetched_with_credentials(
+    db: Db, twilio: FakeTwilio
+) -> None:
     settings = twilio_settings(db, twilio)
 
     assert whatsapp.media_host_allowed(settings, twilio.base_url + "/x")
@@ -281,7 +313,9 @@ def test_media_outside_twilio_is_not_fetched_with_credentials(db, twilio):
     assert not whatsapp.media_host_allowed(settings, "https://twilio.com.evil.mx/x")
 
 
-def test_a_flooding_sender_is_slowed_politely(db, business, twilio, serve):
+def test_a_flooding_sender_is_slowed_politely(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     limit = ratelimit.Limit(messages=3, window=dt.timedelta(minutes=1))
     service = serve(twilio_settings(db, twilio), limit=limit)
 
@@ -323,7 +357,9 @@ def status_of(db: Db, row_id: int) -> str | None:
         return row.delivery_status
 
 
-def test_status_callbacks_are_recorded_in_order(db, business, twilio, serve):
+def test_status_callbacks_are_recorded_in_order(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
     row_id = outbound(db, business, provider_id="SM" + "s" * 32)
     form = {"MessageSid": "SM" + "s" * 32, "AccountSid": twilio.account_sid}
@@ -350,7 +386,9 @@ def test_status_callbacks_are_recorded_in_order(db, business, twilio, serve):
     assert count(db, OutboundMessage) == 1
 
 
-def test_failed_delivery_is_shown_to_the_owner(db, business, twilio, serve):
+def test_failed_delivery_is_shown_to_the_owner(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
     row_id = outbound(db, business, provider_id="SM" + "f" * 32)
     form = {
@@ -374,7 +412,9 @@ def test_failed_delivery_is_shown_to_the_owner(db, business, twilio, serve):
     assert "63016" in notice.payload["error"]
 
 
-def test_status_for_an_unknown_message_is_accepted(db, business, twilio, serve):
+def test_status_for_an_unknown_message_is_accepted(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
 
     response = service.post_signed(
@@ -384,7 +424,9 @@ def test_status_for_an_unknown_message_is_accepted(db, business, twilio, serve):
     assert response.status_code == 204
 
 
-def test_hosted_files_are_served_by_secret_name_for_a_day(db, twilio, serve):
+def test_hosted_files_are_served_by_secret_name_for_a_day(
+    db: Db, twilio: FakeTwilio, serve: Serve
+) -> None:
     service = serve(twilio_settings(db, twilio))
     name = whatsapp.host_file(service.media_dir, "application/pdf", b"%PDF-1.4 x")
     service.clock.now = dt.datetime.now(dt.UTC)  # files are dated by the real clock

@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from flows.fmt import normalize_phone
 from storage.models import OutboundMessage, PaymentPlan, PlanStatus
-from tests.bot.conftest import twilio_settings
+from tests.bot.conftest import Serve, twilio_settings
 from tests.bot.test_whatsapp import messages_of
 from tests.builders import make_business, make_contact, make_invoice
 from tests.conftest import Db
+from tests.fakes.twilio_api import FakeTwilio
 
 OWNER = "whatsapp:+5215511112222"
 PENA = "whatsapp:+5215544443333"
@@ -73,7 +74,7 @@ def plan_notices(db: Db, recipient: str) -> list[dict[str, Any]]:
 
 
 def test_customer_accepts_a_plan_by_tapping_the_button(
-    db: Db, business: int, twilio: Any, serve: Any
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
 ) -> None:
     service = serve(twilio_settings(db, twilio))
 
