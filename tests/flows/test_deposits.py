@@ -83,8 +83,8 @@ def test_stored_once_and_applied_once(db: Db, acme: dict[str, Any]) -> None:
     with db.session() as session:
         assert session.scalar(select(func.count(Payment.id))) == 1
         # The exact amount goes to the newer invoice, not the oldest first.
-        assert session.get(Invoice, acme["b"]).status == "paid"  # type: ignore[union-attr]
-        assert session.get(Invoice, acme["a"]).balance == Decimal("1000.00")  # type: ignore[union-attr]
+        assert session.get_one(Invoice, acme["b"]).status == "paid"
+        assert session.get_one(Invoice, acme["a"]).balance == Decimal("1000.00")
 
 
 def test_failures_are_retried_then_handed_to_the_owner(
@@ -124,7 +124,7 @@ def test_waiting_deposit_is_placed_by_the_owner(db: Db, acme: dict[str, Any]) ->
     assert outcome is not None and outcome.reason == "unknown_account"
     with db.session() as session:
         # No business owns that account: kept, with nobody to ask.
-        assert session.get(StpDeposit, deposit_id).business_id is None  # type: ignore[union-attr]
+        assert session.get_one(StpDeposit, deposit_id).business_id is None
 
     with transaction(db.factory) as session:
         row = session.get(StpDeposit, deposit_id)

@@ -142,7 +142,7 @@ def test_owner_places_a_waiting_deposit(db: Db) -> None:
         row, _ = deposits.store_notice(session, notice=notice, now=NOW)
         row.status = DepositStatus.UNAPPLIED
         row.reason = "unknown_account"
-        row.business_id = session.get(Contact, ids["acme"]).business_id  # type: ignore[union-attr]
+        row.business_id = session.get_one(Contact, ids["acme"]).business_id
     chat = Chat(db)
 
     ask = chat.say("depósitos sin aplicar")
