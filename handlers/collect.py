@@ -7,6 +7,7 @@ and nothing is recorded until they answer yes.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import secrets
@@ -196,9 +197,7 @@ def undo(turn: Turn, understanding: Understanding) -> Reply:
     return actions.propose(turn, "undo_payment", {"payment_id": payment.id}, question)
 
 
-def _aware_age(turn: Turn, payment: Payment):  # type: ignore[no-untyped-def]
-    import datetime as dt
-
+def _aware_age(turn: Turn, payment: Payment) -> dt.timedelta:
     created = payment.created_at
     if created.tzinfo is None:
         created = created.replace(tzinfo=dt.UTC)
