@@ -29,6 +29,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import (
     Application,
@@ -71,6 +72,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROVIDER_TIMEOUT = 15.0
+READ_TIMEOUT = 10.0  # seconds to wait for the Bot API's answer to one call
 MAX_CALLBACK_DATA = 64  # bytes, the Bot API's limit
 MAX_CAPTION = 1024  # characters of a file's caption, the Bot API's limit
 
@@ -224,6 +226,7 @@ class TelegramBot:
             .updater(None)
             .connection_pool_size(16)
             .pool_timeout(PROVIDER_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
             .build()
         )
         private = filters.ChatType.PRIVATE
@@ -573,7 +576,8 @@ async def send_reply(bot: Any, chat_id: int, reply: Reply) -> list[Outbound]:
     """Send each part of a reply; returns the parts left unsent by a failure that
     may pass (the network, Telegram's own errors, a flood wait), from the first
     one that failed. A part Telegram refuses is logged and skipped; a person who
-    blocked the bot gets nothing more."""
+    blocked the bot gets nothing more; a part whose answer never came (it may
+    have arrived) is not sent again, only those after it."""
     parts = reply_parts(reply)
     for index, part in enumerate(parts):
         try:
@@ -581,6 +585,13 @@ async def send_reply(bot: Any, chat_id: int, reply: Reply) -> list[Outbound]:
         except Forbidden:
             log.warning("telegram chat closed to the bot; reply dropped", extra={})
             return []
+        except TimedOut:
+            # Telegram may have delivered it without saying so: it is not sent
+            # again, so that nobody reads it twice; what follows it still goes.
+            log.warning(
+                "telegram did not answer in time; reply part not resent", extra={}
+            )
+            return parts[index + 1 :]
         except (BadRequest, RetryAfter, NetworkError) as exc:
             if isinstance(exc, BadRequest):
                 log.warning("telegram refused a reply part", extra={"error": str(exc)})

@@ -505,3 +505,33 @@ def test_a_reply_part_telegram_refuses_is_skipped(
     assert len(telegram.of("sendDocument")) == len(telegram.of("sendPhoto")) == 1
     with db.session() as session:
         assert session.scalar(select(func.count(OutboundMessage.id))) == 0
+
+
+def test_a_part_without_answer_is_not_resent_and_the_rest_goes(
+    db: Db,
+    team: dict[str, Any],
+    telegram: FakeTelegram,
+    serve: Serve,
+    recorded_action: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The real wait is 10 s; a short one keeps the test quick, and the fake holds
+    # its answer well past it.
+    monkeypatch.setattr(tg, "READ_TIMEOUT", 0.3)
+    service = serve(telegram_settings(db, telegram))
+    pending_confirmation(db, sender=str(OWNER_ID))
+    telegram.slow.append(1.5)
+
+    response = service.telegram(make_message_update("sí", user_id=OWNER_ID))
+
+    assert response.status_code == 200
+    assert recorded_action == [{"folio": "A-101"}]
+    assert telegram.of("sendDocument") == telegram.of("sendPhoto") == []
+    senders = build_senders(service.runtime.settings)
+    try:
+        counts = run_outbox(service.runtime, now=service.clock.now, senders=senders)
+    finally:
+        close_senders(senders)
+    assert counts.sent == 2
+    assert len(telegram.of("sendMessage")) == 1  # the one that got no answer
+    assert len(telegram.of("sendDocument")) == len(telegram.of("sendPhoto")) == 1

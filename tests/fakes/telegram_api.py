@@ -51,6 +51,9 @@ class FakeTelegram:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     # (error_code, description) to answer the next sending calls with, in order.
     failures: list[tuple[int, str]] = field(default_factory=list)
+    # Seconds to hold the answer to the next sending calls, in order: the call
+    # is taken (and counted as delivered) but the caller may give up waiting.
+    slow: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -144,6 +147,13 @@ class _Handler(BaseHTTPRequestHandler):
             failure = None
             if method.startswith("send") and self.fake.failures:
                 failure = self.fake.failures.pop(0)
+            hold = (
+                self.fake.slow.pop(0)
+                if method.startswith("send") and self.fake.slow
+                else 0.0
+            )
+        if hold:
+            time.sleep(hold)
         if failure is not None:
             code, description = failure
             self._answer(
