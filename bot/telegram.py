@@ -698,6 +698,11 @@ class TelegramSender:
             response = self.client.post(
                 f"{self._base}/{method}", data=data, files=files
             )
+        except (httpx.ReadTimeout, httpx.RemoteProtocolError):
+            # The request went out and no answer came: it may have been sent.
+            raise ProviderError(
+                "Telegram no contestó; el mensaje pudo haber llegado.", uncertain=True
+            ) from None
         except httpx.HTTPError:
             raise ProviderError("No se pudo contactar a Telegram.") from None
         try:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.to_thread
 import httpx
+import requests
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
@@ -549,6 +550,11 @@ class TwilioSender:
             raise ProviderError(
                 f"WhatsApp no aceptó el mensaje (código {exc.code}).",
                 temporary=temporary,
+            ) from exc
+        except requests.exceptions.ReadTimeout as exc:
+            # The request went out and no answer came: it may have been sent.
+            raise ProviderError(
+                "WhatsApp no contestó; el mensaje pudo haber llegado.", uncertain=True
             ) from exc
         except (TwilioException, OSError) as exc:
             # requests' connection errors and timeouts are OSErrors.

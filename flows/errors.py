@@ -48,8 +48,12 @@ class Conflict(CobraError):
 
 
 class ProviderError(CobraError):
-    """A provider failed; `temporary` says whether retrying may help."""
+    """A provider failed; `temporary` says whether retrying may help, `uncertain`
+    that the request went out and no answer came back, so it may have worked."""
 
-    def __init__(self, message: str, *, temporary: bool = True) -> None:
+    def __init__(
+        self, message: str, *, temporary: bool = True, uncertain: bool = False
+    ) -> None:
         super().__init__(message)
-        self.temporary = temporary
+        self.temporary = temporary and not uncertain
+        self.uncertain = uncertain

@@ -452,9 +452,9 @@ def _deliver_one(
                     extra={"outbox_id": outbox_id, "channel": row.channel},
                 )
                 return None
-            if outcome == "dead":
+            if outcome in ("dead", "uncertain"):
                 row.last_error = values["last_error"]
-                notify_owner(session, row=row, kind="dead", now=now)
+                notify_owner(session, row=row, kind=outcome, now=now)
     return outcome
 
 
@@ -479,7 +479,8 @@ def _outcome(
     provider_id: str | None,
     now: dt.datetime,
 ) -> tuple[str, dict[str, Any]]:
-    """What to write after a send: sent, retried later with backoff, or dead."""
+    """What to write after a send: sent, retried later with backoff, dead, or
+    uncertain (a chat message that may have gone out is not sent again)."""
     if error is None:
         return "sent", {
             "status": OutboxStatus.SENT,
@@ -488,7 +489,19 @@ def _outcome(
             "last_error": None,
         }
     last_error = error.message[:2000]
-    if error.temporary and row.attempts < MAX_ATTEMPTS:
+    if error.uncertain and row.channel not in RESENDABLE:
+        # Sent, perhaps: a chat channel takes no idempotency key, so sending it
+        # again could write to the person twice. The owner is told instead.
+        log.warning(
+            "outbox message may have been sent; not resent",
+            extra={"outbox_id": row.id, "channel": row.channel},
+        )
+        return "uncertain", {
+            "status": OutboxStatus.FAILED,
+            "delivery_status": "uncertain",
+            "last_error": last_error,
+        }
+    if (error.temporary or error.uncertain) and row.attempts < MAX_ATTEMPTS:
         log.info(
             "outbox send failed; will retry",
             extra={

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
 
 from bot.settings import Settings
 from bot.telegram import TelegramSender
@@ -250,3 +252,42 @@ def test_a_long_telegram_text_goes_in_pieces_the_keyboard_on_the_last(
     assert "\n".join(m.params["text"] for m in messages) == text
     assert "reply_markup" not in messages[0].params
     assert messages[1].json("reply_markup")["inline_keyboard"][0][1]["text"] == "No"
+
+
+def test_no_answer_from_twilio_may_mean_sent(
+    twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    # A short wait keeps the test quick; the fake holds its answer well past it.
+    client = Client(
+        ACCOUNT_SID,
+        AUTH_TOKEN,
+        http_client=TwilioHttpClient(timeout=0.3),
+        environment={},
+    )
+    sender = TwilioSender(
+        twilio_sender(twilio, tmp_path).settings, media_dir=tmp_path, client=client
+    )
+    twilio.slow.append(1.5)
+
+    with pytest.raises(ProviderError) as caught:
+        sender.send(rendered())
+
+    assert caught.value.uncertain and not caught.value.temporary
+    assert len(twilio.sent) == 1
+
+
+def test_no_answer_from_telegram_may_mean_sent(telegram: FakeTelegram) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=SecretStr(BOT_TOKEN),
+        telegram_api_base_url=telegram.base_url,
+    )
+    # A short wait keeps the test quick; the fake holds its answer well past it.
+    sender = TelegramSender(settings, client=httpx.Client(timeout=0.3))
+    telegram.slow.append(1.5)
+
+    with pytest.raises(ProviderError) as caught:
+        sender.send(rendered(channel="telegram", recipient="5550001"))
+
+    assert caught.value.uncertain
+    assert len(telegram.of("sendMessage")) == 1

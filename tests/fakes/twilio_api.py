@@ -11,6 +11,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ class FakeTwilio:
     media_requests: list[str] = field(default_factory=list)
     # (HTTP status, Twilio error code) to answer the next sends with, in order.
     failures: list[tuple[int, int]] = field(default_factory=list)
+    # Seconds to hold the answer to the next sends, in order: the message is
+    # taken (and counted as sent) but the caller may give up waiting.
+    slow: list[float] = field(default_factory=list)
     _sids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -121,6 +125,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             sid = self.fake.next_sid()
             self.fake.sent.append(SentMessage(form=form, sid=sid))
+            hold = self.fake.slow.pop(0) if self.fake.slow else 0.0
+        if hold:
+            time.sleep(hold)
         self._json(
             201,
             {

@@ -226,6 +226,26 @@ def test_a_killed_worker_whatsapp_is_not_resent_and_the_owner_is_told(
     assert "no lo repetí" in whatsapp.sent[0].text
 
 
+def test_a_chat_message_that_may_have_gone_out_is_not_resent(
+    db: Db, mailbox: Mailbox
+) -> None:
+    queue_email(db, channel="whatsapp")
+    maybe = ProviderError("WhatsApp no contestó", uncertain=True)
+    whatsapp = RecordingSender("whatsapp", [maybe])
+
+    counts = deliver_pending(db.factory, senders=senders(mailbox, whatsapp), now=NOW)
+    again = deliver_pending(
+        db.factory, senders=senders(mailbox, whatsapp), now=NOW + dt.timedelta(hours=1)
+    )
+
+    # The second pass sends the owner's notice and nothing else.
+    assert (counts.uncertain, again.claimed, again.sent) == (1, 1, 1)
+    stuck, notice = rows(db)
+    assert stuck.status == OutboxStatus.FAILED and stuck.delivery_status == "uncertain"
+    assert notice.template == "owner_notice" and notice.payload["kind"] == "uncertain"
+    assert [m.recipient for m in whatsapp.sent] == ["+525511112222"]
+
+
 def test_a_lease_still_running_is_left_alone_and_an_expired_claim_is_retaken(
     db: Db, mailbox: Mailbox
 ) -> None:
