@@ -33,12 +33,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from flows import payment_plans
+from flows import customer_side, payment_plans
 from flows.audit import audit
 from flows.business import portal_token, portal_url, set_flag
 from flows.credit_notes import NoteLine, notes_by_invoice
 from flows.errors import Conflict, InvalidInput, NotFound
-from flows.fmt import bank_name, local_date, zone
+from flows.fmt import local_date, zone
 from flows.links import queue_to_customer
 from flows.messages import Button
 from flows.outbox import at_local, enqueue, enqueue_many, owner_address, send_after
@@ -99,29 +99,17 @@ class PlanCounts:
 
 
 def how_to_pay(business: Business, contact: Contact) -> dict[str, Any] | None:
-    """The customer's virtual CLABE under STP, else the business's with a reference."""
-    if business.stp_account_prefix and contact.virtual_clabe:
-        return {
-            "clabe": contact.virtual_clabe,
-            "bank": "STP",
-            "reference": None,
-            "virtual": True,
-        }
-    if business.clabe:
-        return {
-            "clabe": business.clabe,
-            "bank": business.bank_name or bank_name(business.clabe),
-            "reference": payment_reference(contact),
-            "virtual": False,
-        }
-    return None
-
-
-def payment_reference(contact: Contact) -> str | None:
-    """The numeric SPEI reference (7 digits) that names the customer in a transfer."""
-    if contact.sequence is None:
+    """What reminders and statements show of `customer_side.how_to_pay`: the
+    numeric SPEI reference only, never the RFC in its place."""
+    way = customer_side.how_to_pay(business, contact)
+    if way is None:
         return None
-    return f"{contact.sequence:07d}"
+    return {
+        "clabe": way.clabe,
+        "bank": way.bank,
+        "reference": None if way.virtual else customer_side.payment_reference(contact),
+        "virtual": way.virtual,
+    }
 
 
 # --- Planning -------------------------------------------------------------------
