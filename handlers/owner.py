@@ -84,6 +84,11 @@ def balance_total(turn: Turn, understanding: Understanding) -> Reply:
             f"• {money(total, currency)} en {count} factura{'s' if count != 1 else ''}"
             f", de eso {money(overdue, currency)} vencido"
         )
+    if re.search(r"\bcuantos clientes\b", fold(turn.inbound.text)):
+        count = repo.debtor_count(
+            turn.session, business_id=turn.business.id, direction="receivable"
+        )
+        lines.append(f"Son {count} cliente{'s' * (count != 1)} con saldo pendiente.")
     lines.append("Pregunta «¿quién me debe más?» o «vencidas» para ver el detalle.")
     return Reply().say("\n".join(lines))
 

@@ -271,6 +271,19 @@ def _balance_totals_statement(by_contact: bool) -> Select[str, Decimal, Any, int
     return query
 
 
+def debtor_count(session: Session, *, business_id: int, direction: str) -> int:
+    """How many contacts have an open balance in this direction."""
+    found = session.scalar(
+        select(func.count(func.distinct(Invoice.contact_id))).where(
+            Invoice.business_id == business_id,
+            Invoice.direction == direction,
+            Invoice.status == InvoiceStatus.PENDING,
+            Invoice.balance > 0,
+        )
+    )
+    return int(found or 0)
+
+
 def aging_totals(
     session: Session, *, business_id: int, direction: str, today: dt.date
 ) -> dict[str, dict[str, Decimal]]:

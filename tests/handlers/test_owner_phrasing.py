@@ -43,3 +43,11 @@ def test_a_customer_named_by_rfc(books: Books) -> None:
     reply = books.say("¿cuánto me debe el cliente con RFC AIN850101AB2?")
 
     assert reply.text.startswith("Acme Industrial te debe $1,660.00")
+
+
+def test_how_many_customers_owe(books: Books) -> None:
+    reply = books.say("¿cuántos clientes me deben?")
+
+    assert "$1,960.00 en 3 facturas" in reply.text
+    assert "Son 2 clientes con saldo pendiente." in reply.text
+    assert "clientes con saldo" not in books.say("¿cuánto me deben?").text
