@@ -911,8 +911,8 @@ def statement_payload(
     with the same column names; `notes` the credit notes applied to them
     (`flows.credit_notes.notes_by_invoice`), listed under each.
 
-    # Limitation: statements are HTML email only; there is no PDF, to keep heavy
-    # rendering dependencies out of Cobra.
+    # Limitation: a statement is an HTML email or a WhatsApp text; there is no
+    # PDF of it, to keep heavy rendering dependencies out of Cobra.
     """
     items = []
     for invoice in invoices[:MAX_LISTED]:
