@@ -82,6 +82,7 @@ COMMANDS: dict[str, str] = {
     "vencidas": "Facturas vencidas",
     "cobrar": "Registrar un cobro: /cobrar A-102 5000",
     "link": "Mandar el link de pago: /link Acme",
+    "recordar": "Mandarle a un cliente su estado de cuenta: /recordar Acme",
     "pagar": "Qué tienes que pagar a proveedores",
     "recordatorios": "Los recordatorios a clientes",
     "ayuda": "Todo lo que puedo hacer",
@@ -98,6 +99,7 @@ LINKED = (
 USAGE = {
     "cobrar": "Dime qué factura se cobró, por ejemplo: /cobrar A-102 5000",
     "link": "Dime a qué cliente le mando el link, por ejemplo: /link Acme",
+    "recordar": "Dime a qué cliente le recuerdo, por ejemplo: /recordar Acme",
 }
 
 
@@ -120,6 +122,8 @@ def command_text(command: str, args: Sequence[str]) -> str | None:
         return f"marca pagada la {invoice}"
     if command == "link":
         return f"mándale el link de pago a {rest}" if rest else None
+    if command == "recordar":
+        return f"recuérdale a {rest}" if rest else None
     if command == "pagar":
         return "¿qué tengo que pagar esta semana?"
     if command == "recordatorios":

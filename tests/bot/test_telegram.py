@@ -18,7 +18,13 @@ from flows.business import add_user
 from flows.messages import NO, YES, Document, Outbound, Reply
 from handlers import actions
 from handlers.context import Turn
-from storage.models import Conversation, InboundMessage, OutboundMessage, User
+from storage.models import (
+    Business,
+    Conversation,
+    InboundMessage,
+    OutboundMessage,
+    User,
+)
 from tests.bot.conftest import (
     PUBLIC_BASE_URL,
     TELEGRAM_SECRET,
@@ -26,7 +32,7 @@ from tests.bot.conftest import (
     make_settings,
     telegram_settings,
 )
-from tests.builders import NOW, make_business
+from tests.builders import NOW, make_business, make_contact, make_invoice
 from tests.conftest import Db
 from tests.fakes.telegram_api import BOT_USER, FakeTelegram
 
@@ -169,6 +175,7 @@ def test_startup_registers_commands_and_the_webhook(
         "vencidas",
         "cobrar",
         "link",
+        "recordar",
         "pagar",
         "recordatorios",
         "ayuda",
@@ -298,6 +305,8 @@ def test_commands_speak_the_engines_spanish(
         ("cobrar", [], None),
         ("link", ["Acme"], "mándale el link de pago a Acme"),
         ("link", [], None),
+        ("recordar", ["Grupo", "Norte"], "recuérdale a Grupo Norte"),
+        ("recordar", [], None),
         ("pagar", [], "¿qué tengo que pagar esta semana?"),
         ("recordatorios", [], "recordatorios"),
         ("ayuda", [], "ayuda"),
@@ -535,3 +544,23 @@ def test_a_part_without_answer_is_not_resent_and_the_rest_goes(
     assert counts.sent == 2
     assert len(telegram.of("sendMessage")) == 1  # the one that got no answer
     assert len(telegram.of("sendDocument")) == len(telegram.of("sendPhoto")) == 1
+
+
+def test_recordar_sends_a_customer_their_statement(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
+    with db.session() as session, session.begin():
+        business = session.get_one(Business, team["business_id"])
+        acme = make_contact(session, business, name="Acme", emails="pagos@acme.mx")
+        make_invoice(session, acme, total="1160.00")
+    service = serve(telegram_settings(db, telegram))
+
+    service.telegram(make_message_update("/recordar Acme", user_id=OWNER_ID))
+
+    [answer] = telegram.texts
+    assert answer.startswith("Le mandé a Acme su estado de cuenta por correo")
+    with db.session() as session:
+        [statement] = session.scalars(
+            select(OutboundMessage).where(OutboundMessage.template == "statement")
+        ).all()
+    assert statement.recipient == "pagos@acme.mx"
