@@ -19,6 +19,8 @@ from flows.promises import record_promise
 from handlers import common
 from handlers.context import Turn
 from handlers.nlu import ContactCandidate, Intent, Role, Understanding, match_contacts
+from handlers.nlu.entities import extract_customer
+from handlers.nlu.normalize import fold
 from handlers.owner import capped, invoice_line, owed_text
 from storage import repo
 from storage.models import Contact, Invoice, InvoiceStatus
@@ -49,11 +51,34 @@ def my_balance(turn: Turn, understanding: Understanding) -> Reply:
     if not invoices:
         return Reply().say(f"No tienes saldo pendiente con {turn.business.name}. ✅")
     head = [f"Tu saldo con {turn.business.name}: {owed_text(invoices)}"]
+    if _names_someone_else(turn, contact):
+        head.insert(0, "Sólo puedo darte información de tu propia cuenta.")
     lines = capped(
         [invoice_line(i, turn.today) for i in invoices],
         "Escribe «link» para ver todas en tu portal.",
     )
     return Reply().say("\n".join([*head, *lines, how_to_pay(turn, contact)]))
+
+
+# «¿cuánto debe X?», «el saldo de X»: a question about somebody in particular.
+_ABOUT_A_THIRD = re.compile(
+    r"\b(?:debe|deben|adeuda)\b|\b(?:saldo|estado de cuenta|facturas|adeudo) de\b"
+)
+
+
+def _names_someone_else(turn: Turn, contact: Contact) -> bool:
+    """Whether the message names somebody who is neither this customer nor the
+    business («¿cuánto debe Tolteca?»): the answer is still their own account."""
+    if not _ABOUT_A_THIRD.search(fold(turn.inbound.text)):
+        return False
+    named = extract_customer(turn.inbound.text, turn.today)
+    if not named:
+        return False
+    themselves = [
+        ContactCandidate(contact.id, contact.name, contact.trade_name, contact.rfc),
+        ContactCandidate(0, turn.business.name, None, turn.business.rfc),
+    ]
+    return not match_contacts(named, themselves)
 
 
 def how_to_pay(turn: Turn, contact: Contact) -> str:

@@ -51,3 +51,19 @@ def test_who_is_writing_is_answered_not_forwarded(world: World) -> None:
 
     assert "asistente de cobranza" in reply.text
     assert world.alerts() == []
+
+
+def test_asking_about_another_customer_says_whose_account_it_is(
+    world: World,
+) -> None:
+    other = world.say("¿cuánto debe Beta Comercial?")
+    nobody = world.say("¿cuánto debe Zeta Inexistente?")
+    own = world.say("¿cuánto debe Acme Industrial?")
+    plain = world.say("buenas tardes, me pueden mandar mi estado de cuenta")
+
+    assert other.text.startswith("Sólo puedo darte información de tu propia cuenta.")
+    assert "$1,160.00" in other.text and "98,765" not in other.text
+    # The same words whether the name is another customer's or nobody's.
+    assert other.text == nobody.text
+    assert own.text.startswith("Tu saldo con")
+    assert plain.text.startswith("Tu saldo con")
