@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,11 @@ def listening_socket() -> socket.socket:
 def run_uvicorn(app: object, sock: socket.socket) -> None:
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False)  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        log_level="warning",
+        access_log=False,
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -99,6 +104,8 @@ def seed(database_url: str, customers: int) -> list[tuple[str, str]]:
 
 
 def cobra_runtime(database_url: str) -> Any:
+    from pydantic import SecretStr
+
     from bot.runtime import build_runtime
     from bot.settings import Settings
 
@@ -107,7 +114,7 @@ def cobra_runtime(database_url: str) -> Any:
         database_url=database_url,
         public_base_url=PUBLIC,
         twilio_account_sid=ACCOUNT,
-        twilio_auth_token=TOKEN,
+        twilio_auth_token=SecretStr(TOKEN),
         twilio_whatsapp_from=TO,
     )
     return build_runtime(settings, migrate=False)
@@ -229,7 +236,7 @@ def postgres_sessions(database_url: str | None) -> int:
         engine.dispose()
 
 
-def start(target: object, *args: object) -> multiprocessing.Process:
+def start(target: Callable[..., object], *args: object) -> multiprocessing.Process:
     process = multiprocessing.Process(target=target, args=args, daemon=True)
     process.start()
     return process

@@ -26,7 +26,8 @@ AUTH_TOKEN = "twilio-test-auth-token"
 
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>\w+)/Messages\.json$")
 _MEDIA = re.compile(
-    r"^/2010-04-01/Accounts/(?P<account>\w+)/Messages/(?P<message>\w+)/Media/(?P<media>\w+)$"
+    r"^/2010-04-01/Accounts/(?P<account>\w+)/Messages/(?P<message>\w+)"
+    r"/Media/(?P<media>\w+)$"
 )
 
 
