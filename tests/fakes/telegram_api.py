@@ -51,8 +51,9 @@ class FakeTelegram:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     # (error_code, description) to answer the next sending calls with, in order.
     failures: list[tuple[int, str]] = field(default_factory=list)
-    # Seconds to hold the answer to the next sending calls, in order: the call
-    # is taken (and counted as delivered) but the caller may give up waiting.
+    # Seconds to hold the next sending calls, in order, before dropping the
+    # connection unanswered: the call is taken (counted as delivered), no
+    # answer comes.
     slow: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -154,6 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if hold:
             time.sleep(hold)
+            self.close_connection = True
+            return
         if failure is not None:
             code, description = failure
             self._answer(

@@ -53,8 +53,8 @@ class FakeTwilio:
     media_requests: list[str] = field(default_factory=list)
     # (HTTP status, Twilio error code) to answer the next sends with, in order.
     failures: list[tuple[int, int]] = field(default_factory=list)
-    # Seconds to hold the answer to the next sends, in order: the message is
-    # taken (and counted as sent) but the caller may give up waiting.
+    # Seconds to hold the next sends, in order, before dropping the connection
+    # unanswered: the message is taken (and counted as sent), no answer comes.
     slow: list[float] = field(default_factory=list)
     _sids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -129,6 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
             hold = self.fake.slow.pop(0) if self.fake.slow else 0.0
         if hold:
             time.sleep(hold)
+            self.close_connection = True
+            return
         self._json(
             201,
             {
