@@ -596,10 +596,9 @@ async def send_reply(bot: Any, chat_id: int, reply: Reply) -> list[Outbound]:
                 "telegram did not answer in time; reply part not resent", extra={}
             )
             return parts[index + 1 :]
-        except (BadRequest, RetryAfter, NetworkError) as exc:
-            if isinstance(exc, BadRequest):
-                log.warning("telegram refused a reply part", extra={"error": str(exc)})
-                continue
+        except BadRequest as exc:
+            log.warning("telegram refused a reply part", extra={"error": str(exc)})
+        except (RetryAfter, NetworkError) as exc:
             log.warning(
                 "telegram did not take a reply part",
                 extra={"error": type(exc).__name__, "left": len(parts) - index},

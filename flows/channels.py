@@ -149,15 +149,16 @@ def queue_unsent_answer(
     )
     queued = 0
     for index, part in enumerate(parts):
+        carried = part.documents + part.images
         files = [
             {
                 "filename": item.filename,
                 "content_type": item.content_type,
                 "content": base64.b64encode(item.content).decode("ascii"),
             }
-            for item in part.documents + part.images
+            for item in carried
         ]
-        captions = [i.caption for i in part.documents + part.images if i.caption]
+        captions = [item.caption for item in carried if item.caption]
         row = enqueue(
             session,
             business_id=business_id,

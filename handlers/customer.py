@@ -85,6 +85,10 @@ def how_to_pay(turn: Turn, contact: Contact) -> str:
     way = customer_side.how_to_pay(turn.business, contact)
     if way is None:
         return "Escribe «link» para ver cómo pagar."
+    return _spei_line(way)
+
+
+def _spei_line(way: customer_side.HowToPay) -> str:
     if way.virtual:
         return (
             f"Puedes pagar por SPEI a la CLABE {way.clabe} "
@@ -105,7 +109,7 @@ def my_link(turn: Turn, understanding: Understanding) -> Reply:
     way = customer_side.how_to_pay(turn.business, contact)
     text = f"Aquí puedes ver y pagar tus facturas:\n{url}"
     if way is not None:
-        text += "\n" + how_to_pay(turn, contact)
+        text += "\n" + _spei_line(way)
     return Reply().say(text)
 
 

@@ -46,6 +46,12 @@ def owed_text(invoices: Sequence[Invoice]) -> str:
     return ", ".join(money(totals[c], c) for c in sorted(totals))
 
 
+def owed_in(invoices: Sequence[Invoice]) -> str:
+    """`$1,160.00 en 2 facturas`: what a list of invoices owes and how many."""
+    count = len(invoices)
+    return f"{owed_text(invoices)} en {count} factura{'s' * (count != 1)}"
+
+
 def due_phrase(due: dt.date, today: dt.date) -> str:
     days = (today - due).days
     if days > 0:
@@ -173,10 +179,8 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
     if not invoices:
         who = f"{name} no tiene" if name else "No tienes"
         return Reply().say(f"{who} facturas vencidas. ✅")
-    owed = owed_text(invoices)
-    count = f"{len(invoices)} factura{'s' * (len(invoices) > 1)}"
     whose = f" de {name}" if name else ""
-    title = f"Facturas vencidas{whose}: {owed} en {count}"
+    title = f"Facturas vencidas{whose}: {owed_in(invoices)}"
     lines = capped(
         [invoice_line(i, turn.today, with_contact=name is None) for i in invoices],
         "Pregunta por un cliente: «vencidas de Acme».",
@@ -184,7 +188,7 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
     return Reply().say("\n".join([title, *lines]))
 
 
-_ASKS_AHEAD = re.compile(r"\b(?:vencen?|se vencen?|por vencer|van? a vencer)\b")
+_ASKS_AHEAD = re.compile(r"\b(?:vencen?|por vencer|van? a vencer)\b")
 
 
 def _upcoming_days(
@@ -237,9 +241,8 @@ def _upcoming(
     if not due:
         who = f"{name} no tiene" if name else "No tienes"
         return Reply().say(f"{who} facturas que venzan {span}.")
-    owed = owed_text(due)
     whose = f" de {name}" if name else ""
-    head = f"Vencen {span}{whose}: {owed} en {len(due)} factura{'s' * (len(due) > 1)}"
+    head = f"Vencen {span}{whose}: {owed_in(due)}"
     lines = capped(
         [invoice_line(i, turn.today, with_contact=name is None) for i in due],
         "Pregunta por un cliente: «qué vence esta semana de Acme».",
