@@ -75,6 +75,7 @@ PROVIDER_TIMEOUT = 15.0
 READ_TIMEOUT = 10.0  # seconds to wait for the Bot API's answer to one call
 MAX_CALLBACK_DATA = 64  # bytes, the Bot API's limit
 MAX_CAPTION = 1024  # characters of a file's caption, the Bot API's limit
+Files = dict[str, tuple[str, bytes, str]]  # a call's field -> (name, content, type)
 
 COMMANDS: dict[str, str] = {
     "saldo": "Cuánto te deben, o un cliente: /saldo Acme",
@@ -649,9 +650,12 @@ class TelegramSender:
         self.client = client or httpx.Client(timeout=PROVIDER_TIMEOUT)
 
     def send(self, message: RenderedMessage) -> str:
-        """Send one message; returns `tg:<chat>:<message id>` of its last part."""
+        """Send one message; returns `tg:<chat>:<message id>` of its first part.
+
+        Files go first, then the text in pieces, the keyboard on the last one;
+        parts that an earlier attempt delivered are not sent again.
+        """
         chat_id = message.recipient
-        result: dict[str, Any] = {}
         # One file with a short text and no buttons goes as one message: the
         # text is its caption.
         captioned = (
@@ -659,6 +663,7 @@ class TelegramSender:
             and not message.buttons
             and 0 < len(message.text) <= MAX_CAPTION
         )
+        parts: list[tuple[str, dict[str, str], Files | None]] = []
         for item in message.attachments:
             method, field = (
                 ("sendPhoto", "photo")
@@ -668,21 +673,26 @@ class TelegramSender:
             data = {"chat_id": chat_id}
             if captioned:
                 data["caption"] = message.text
-            result = self.call(
-                method,
-                data,
-                files={field: (item.filename, item.content, item.content_type)},
-            )
+            upload = {field: (item.filename, item.content, item.content_type)}
+            parts.append((method, data, upload))
         if not captioned and (message.text or not message.attachments):
             *pieces, last = split_text(message.text, TELEGRAM_MAX_TEXT)
             for piece in pieces:
-                self.call("sendMessage", {"chat_id": chat_id, "text": piece})
+                parts.append(("sendMessage", {"chat_id": chat_id, "text": piece}, None))
             data = {"chat_id": chat_id, "text": last}
             markup = keyboard(message.buttons)
             if markup is not None:
                 data["reply_markup"] = json.dumps(markup.to_dict())
-            result = self.call("sendMessage", data)
-        return f"tg:{chat_id}:{result.get('message_id', '')}"
+            parts.append(("sendMessage", data, None))
+        delivered: list[str] = []
+        for method, data, files in parts[message.parts_sent :]:
+            try:
+                result = self.call(method, data, files=files)
+            except ProviderError as exc:
+                exc.delivered = tuple(delivered)
+                raise
+            delivered.append(f"tg:{chat_id}:{result.get('message_id', '')}")
+        return delivered[0] if delivered else ""
 
     def close(self) -> None:
         self.client.close()
@@ -692,7 +702,7 @@ class TelegramSender:
         method: str,
         data: dict[str, str],
         *,
-        files: dict[str, tuple[str, bytes, str]] | None = None,
+        files: Files | None = None,
     ) -> dict[str, Any]:
         """One Bot API call; errors become `ProviderError` without the URL (it
         holds the token)."""

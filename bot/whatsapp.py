@@ -516,23 +516,28 @@ class TwilioSender:
         # WhatsApp carries one file per message and 1,600 characters: the first
         # file rides with the text's first piece, whose id is the one the outbox
         # keeps; the rest of the text and any other files follow on their own.
-        # Limitation: if a later piece or file fails, the outbox's retry sends the
-        # first again; a message that long or with several files is rare enough.
-        urls = [
-            self.public_url(OUTGOING_PATH + "/" + self._host(item))
-            for item in message.attachments
-        ]
+        # Parts that an earlier attempt delivered are not sent again.
+        attachments = message.attachments
         body = message_body(Outbound(text=message.text, buttons=message.buttons))
         first_piece, *pieces = split_text(body, WHATSAPP_MAX_TEXT)
-        first = {**params, "body": first_piece}
-        if urls:
-            first["media_url"] = urls[:1]
-        provider_id = self._create(message, first)
-        for piece in pieces:
-            self._create(message, {**params, "body": piece})
-        for url in urls[1:]:
-            self._create(message, {**params, "media_url": [url]})
-        return provider_id
+        parts: list[dict[str, Any]] = [{"body": first_piece}]
+        parts += [{"body": piece} for piece in pieces]
+        parts += [{} for _ in attachments[1:]]
+        delivered: list[str] = []
+        for index, part in enumerate(parts):
+            if index < message.parts_sent:
+                continue
+            # Files are hosted only when their part goes out.
+            if index == 0 and attachments:
+                part["media_url"] = [self._file_url(attachments[0])]
+            elif index > len(pieces):
+                part["media_url"] = [self._file_url(attachments[index - len(pieces)])]
+            try:
+                delivered.append(self._create(message, {**params, **part}))
+            except ProviderError as exc:
+                exc.delivered = tuple(delivered)
+                raise
+        return delivered[0] if delivered else ""
 
     def _create(self, message: RenderedMessage, params: dict[str, Any]) -> str:
         try:
@@ -577,8 +582,9 @@ class TwilioSender:
         if session is not None:
             session.close()
 
-    def _host(self, item: Attachment) -> str:
-        return host_file(self.media_dir, item.content_type, item.content)
+    def _file_url(self, item: Attachment) -> str:
+        name = host_file(self.media_dir, item.content_type, item.content)
+        return self.public_url(OUTGOING_PATH + "/" + name)
 
     def public_url(self, path: str) -> str:
         return self.settings.public_base_url.rstrip("/") + path

@@ -49,7 +49,11 @@ class Conflict(CobraError):
 
 class ProviderError(CobraError):
     """A provider failed; `temporary` says whether retrying may help, `uncertain`
-    that the request went out and no answer came back, so it may have worked."""
+    that the request went out and no answer came back, so it may have worked.
+
+    A message that goes out in several parts (a long text, several files) may
+    fail part-way: `delivered` holds the provider's ids of the parts it took
+    before the failure, so that a retry starts after them."""
 
     def __init__(
         self, message: str, *, temporary: bool = True, uncertain: bool = False
@@ -57,3 +61,4 @@ class ProviderError(CobraError):
         super().__init__(message)
         self.temporary = temporary and not uncertain
         self.uncertain = uncertain
+        self.delivered: tuple[str, ...] = ()

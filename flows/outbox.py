@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sqlalchemy import Table, or_, select, text, update
@@ -181,6 +181,8 @@ LEASE = dt.timedelta(minutes=5)
 # which mail systems use to drop a duplicate; a webhook carries its event id.
 RESENDABLE = frozenset({"email", "webhook"})
 OWNER_NOTICE = "owner_notice"
+# The payload key counting a chat message's parts delivered by earlier attempts.
+PARTS_SENT = "parts_sent"
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,9 @@ class RenderedMessage:
     variables: dict[str, str] = field(default_factory=dict)
     template_required: bool = False
     message_id: str | None = None  # email: the same on every retry of the row
+    # Parts (pieces of a long text, files) delivered by earlier attempts: a
+    # chat sender starts after them.
+    parts_sent: int = 0
 
 
 class Sender(Protocol):
@@ -420,6 +425,8 @@ def _deliver_one(
             message: RenderedMessage | None = None
             try:
                 message = render(session, row, now)
+                if parts_sent := int((row.payload or {}).get(PARTS_SENT, 0)):
+                    message = replace(message, parts_sent=parts_sent)
             except ProviderError as exc:
                 error = exc
             except Exception as exc:  # a template or payload bug: no retry helps
@@ -484,10 +491,29 @@ def _outcome(
     if error is None:
         return "sent", {
             "status": OutboxStatus.SENT,
-            "provider_id": provider_id,
+            # A message finished by a retry keeps the id of its first part.
+            "provider_id": row.provider_id or provider_id,
             "sent_at": now,
             "last_error": None,
         }
+    values = _progress(row, error)
+    outcome, more = _failure(row, error, now)
+    return outcome, {**values, **more}
+
+
+def _progress(row: OutboundMessage, error: ProviderError) -> dict[str, Any]:
+    """What a failed attempt still delivered: a retry starts after those parts,
+    and the row keeps the provider's id of its first part."""
+    if not error.delivered:
+        return {}
+    payload = dict(row.payload or {})
+    payload[PARTS_SENT] = int(payload.get(PARTS_SENT, 0)) + len(error.delivered)
+    return {"payload": payload, "provider_id": row.provider_id or error.delivered[0]}
+
+
+def _failure(
+    row: OutboundMessage, error: ProviderError, now: dt.datetime
+) -> tuple[str, dict[str, Any]]:
     last_error = error.message[:2000]
     if error.uncertain and row.channel not in RESENDABLE:
         # Sent, perhaps: a chat channel takes no idempotency key, so sending it

@@ -49,8 +49,9 @@ class FakeTelegram:
     token: str = BOT_TOKEN
     calls: list[Call] = field(default_factory=list)
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    # (error_code, description) to answer the next sending calls with, in order.
-    failures: list[tuple[int, str]] = field(default_factory=list)
+    # (error_code, description) to answer the next sending calls with, in order;
+    # None answers that call as usual.
+    failures: list[tuple[int, str] | None] = field(default_factory=list)
     # Seconds to hold the next sending calls, in order, before dropping the
     # connection unanswered: the call is taken (counted as delivered), no
     # answer comes.

@@ -51,8 +51,9 @@ class FakeTwilio:
     sent: list[SentMessage] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     media_requests: list[str] = field(default_factory=list)
-    # (HTTP status, Twilio error code) to answer the next sends with, in order.
-    failures: list[tuple[int, int]] = field(default_factory=list)
+    # (HTTP status, Twilio error code) to answer the next sends with, in order;
+    # None takes that send as usual.
+    failures: list[tuple[int, int] | None] = field(default_factory=list)
     # Seconds to hold the next sends, in order, before dropping the connection
     # unanswered: the message is taken (and counted as sent), no answer comes.
     slow: list[float] = field(default_factory=list)
@@ -117,8 +118,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         form = parse_qs(raw, keep_blank_values=True)
         with self.fake.lock:
-            if self.fake.failures:
-                status, code = self.fake.failures.pop(0)
+            failure = self.fake.failures.pop(0) if self.fake.failures else None
+            if failure is not None:
+                status, code = failure
                 self._json(
                     status,
                     {"code": code, "message": "Fake failure", "status": status},
