@@ -64,12 +64,18 @@ def my_balance(turn: Turn, understanding: Understanding) -> Reply:
 _ABOUT_A_THIRD = re.compile(
     r"\b(?:debe|deben|adeuda)\b|\b(?:saldo|estado de cuenta|facturas|adeudo) de\b"
 )
+# «¿cuánto debe mi empresa?»: the customer speaking of their own company.
+_THEMSELVES = re.compile(
+    r"\b(?:mi|nuestr[oa])\s+(?:empresa|negocio|compania|cuenta|despacho|"
+    r"tienda|firma|sociedad|razon social|changarro)\b"
+)
 
 
 def _names_someone_else(turn: Turn, contact: Contact) -> bool:
     """Whether the message names somebody who is neither this customer nor the
     business («¿cuánto debe Tolteca?»): the answer is still their own account."""
-    if not _ABOUT_A_THIRD.search(fold(turn.inbound.text)):
+    folded = fold(turn.inbound.text)
+    if not _ABOUT_A_THIRD.search(folded) or _THEMSELVES.search(folded):
         return False
     named = extract_customer(turn.inbound.text, turn.today)
     if not named:

@@ -60,6 +60,8 @@ def test_asking_about_another_customer_says_whose_account_it_is(
     nobody = world.say("¿cuánto debe Zeta Inexistente?")
     own = world.say("¿cuánto debe Acme Industrial?")
     plain = world.say("buenas tardes, me pueden mandar mi estado de cuenta")
+    ours = world.say("¿cuánto debe mi empresa?")
+    other_company = world.say("¿cuánto debe la empresa Beta Comercial?")
 
     assert other.text.startswith("Sólo puedo darte información de tu propia cuenta.")
     assert "$1,160.00" in other.text and "98,765" not in other.text
@@ -67,3 +69,5 @@ def test_asking_about_another_customer_says_whose_account_it_is(
     assert other.text == nobody.text
     assert own.text.startswith("Tu saldo con")
     assert plain.text.startswith("Tu saldo con")
+    assert ours.text.startswith("Tu saldo con")
+    assert other_company.text == other.text
