@@ -238,16 +238,50 @@ def _upcoming(
         span = "mañana"
     else:
         span = f"el {short_date(first, today=turn.today)}"
+    # «¿qué me vence?» may mean the owner's own bills: say what falls due to
+    # suppliers in the same days, and how to see it.
+    own_bills = (
+        _payables_between(turn, first, last)
+        if name is None and _FIRST_PERSON_DUE.search(fold(turn.inbound.text))
+        else []
+    )
+    ask = "hoy" if last == turn.today else "esta semana"
+    if (last - first).days > 6:
+        ask = "este mes"
+    bills_line = (
+        f"A proveedores vencen {span}: {owed_in(own_bills)}; escribe "
+        f"«¿qué tengo que pagar {ask}?» para verlas."
+        if own_bills
+        else ""
+    )
     if not due:
         who = f"{name} no tiene" if name else "No tienes"
-        return Reply().say(f"{who} facturas que venzan {span}.")
+        return Reply().say(
+            "\n".join(filter(None, [f"{who} facturas que venzan {span}.", bills_line]))
+        )
     whose = f" de {name}" if name else ""
     head = f"Vencen {span}{whose}: {owed_in(due)}"
     lines = capped(
         [invoice_line(i, turn.today, with_contact=name is None) for i in due],
         "Pregunta por un cliente: «qué vence esta semana de Acme».",
     )
-    return Reply().say("\n".join([head, *lines]))
+    return Reply().say("\n".join(filter(None, [head, *lines, bills_line])))
+
+
+_FIRST_PERSON_DUE = re.compile(r"\b(?:me|nos) (?:vencen?|van? a vencer)\b")
+
+
+def _payables_between(turn: Turn, first: dt.date, last: dt.date) -> list[Invoice]:
+    return [
+        i
+        for i in repo.open_invoices(
+            turn.session,
+            business_id=turn.business.id,
+            direction="payable",
+            due_until=last,
+        )
+        if i.due_date >= first
+    ]
 
 
 def invoice_status(turn: Turn, understanding: Understanding) -> Reply:
@@ -282,8 +316,10 @@ def describe_invoice(invoice: Invoice, today: dt.date) -> str:
 
 
 def payables_due(turn: Turn, understanding: Understanding) -> Reply:
+    """What the business has to pay its suppliers: in a period (this week by
+    default), or everything owed to one supplier («¿cuánto le debo a Brillo?»)."""
     today = turn.today
-    period = understanding.entities.period or "week"
+    period = understanding.entities.period
     if period == "month":
         until = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
         until -= dt.timedelta(days=1)
@@ -293,6 +329,10 @@ def payables_due(turn: Turn, understanding: Understanding) -> Reply:
     else:
         until = today + dt.timedelta(days=6 - today.weekday())
         label = "esta semana"
+    if understanding.entities.customer:
+        return _owed_to_supplier(
+            turn, understanding, (until, label) if period else None
+        )
     invoices = repo.open_invoices(
         turn.session,
         business_id=turn.business.id,
@@ -301,18 +341,64 @@ def payables_due(turn: Turn, understanding: Understanding) -> Reply:
     )
     if not invoices:
         return Reply().say(f"No tienes pagos a proveedores que venzan {label}. ✅")
-    totals = reports.sum_by_currency(invoices)
-    head = (
-        "Por pagar "
-        + label
-        + ": "
-        + ", ".join(money(total, cur) for cur, total in totals.items())
-    )
+    head = f"Por pagar {label}: {owed_in(invoices)}{_late_note(invoices, today)}"
     lines = capped(
         [invoice_line(i, today, with_contact=True) for i in invoices],
-        "Pregunta «¿qué tengo que pagar este mes?» para ver más adelante.",
+        "Pregunta «¿qué tengo que pagar este mes?» para ver más adelante."
+        if period != "month"
+        else "Pregunta por un proveedor: "
+        f"«¿qué le debo a {invoices[0].contact.display_name}?».",
     )
     return Reply().say("\n".join([head, *lines]))
+
+
+def _owed_to_supplier(
+    turn: Turn, understanding: Understanding, within: tuple[dt.date, str] | None
+) -> Reply:
+    found = find_contact(
+        turn,
+        understanding,
+        kind="supplier",
+        question="¿De qué proveedor? Escribe su nombre o RFC.",
+    )
+    if isinstance(found, Reply):
+        return found
+    invoices = repo.open_invoices(
+        turn.session,
+        business_id=turn.business.id,
+        direction="payable",
+        contact_id=found.id,
+        due_until=within[0] if within else None,
+    )
+    name = found.display_name
+    if not invoices:
+        if within:
+            return Reply().say(f"Nada de {name} vence {within[1]}. ✅")
+        return Reply().say(f"No le debes nada a {name}. ✅")
+    when = f" (lo que vence {within[1]})" if within else ""
+    head = (
+        f"Le debes a {name}{when}: {owed_in(invoices)}"
+        f"{_late_note(invoices, turn.today)}"
+    )
+    lines = capped(
+        [invoice_line(i, turn.today) for i in invoices],
+        "Pregunta por una factura: «¿cómo va la " + invoices[-1].label + "?».",
+    )
+    # The name as the owner wrote it, unless it took a choice from a list.
+    called = name if turn.notes.get("contact_id") else understanding.entities.customer
+    return Reply().say(
+        "\n".join([head, *lines, f"Para pagarle escribe «págale a {called}»."])
+    )
+
+
+def _late_note(invoices: Sequence[Invoice], today: dt.date) -> str:
+    """` (3 ya vencidas)`, ` (todas ya vencidas)`, or nothing."""
+    late = sum(1 for i in invoices if i.due_date < today)
+    if not late:
+        return ""
+    if late == len(invoices):
+        return " (ya vencida)" if late == 1 else " (todas ya vencidas)"
+    return f" ({late} ya vencida{'s' * (late != 1)})"
 
 
 def collection_chart(turn: Turn, understanding: Understanding) -> Reply:

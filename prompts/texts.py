@@ -33,7 +33,8 @@ HELP_OWNER = """Esto es lo que puedo hacer:
 • Facturar: «factúrale a Acme 10 mil más IVA por consultoría»
 • Complementos y cancelaciones: «timbra el complemento de Acme», «cancela la A-102»
 • SAT: «sube mi e.firma», «sube mi CSD»
-• Proveedores: «¿qué tengo que pagar esta semana?», «págale a Papelera la F-77»
+• Proveedores: «¿qué tengo que pagar esta semana?», «¿cuánto le debo a Papelera?»,
+  «págale a Papelera la F-77»
 • Movimientos: «¿cuánto entró este mes?»
 • Financiamiento: «quiero financiamiento»
 Escribe «cancelar» para salir de cualquier paso."""

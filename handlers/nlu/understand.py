@@ -42,6 +42,7 @@ NAMED_CONTACT_INTENTS = frozenset(
         Intent.HIDE_INVOICES,
         Intent.SHOW_INVOICES,
         Intent.PAY_SUPPLIER,
+        Intent.PAYABLES_DUE,
         Intent.REPLY_TO_CUSTOMER,
         Intent.MOVEMENTS,
     }

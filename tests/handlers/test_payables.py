@@ -171,3 +171,57 @@ def test_money_in_this_month(db: Db) -> None:
     assert "Acme Industrial SA de CV: $3,000.00" in reply.text
     week = chat.say("movimientos de la semana")
     assert "esta semana" in week.text and "$3,000.00" in week.text
+
+
+def test_owner_asks_what_they_owe_one_supplier(db: Db) -> None:
+    ids = setup(db)
+    with transaction(db.factory) as session:
+        papelera = session.get_one(Contact, ids["supplier"])
+        make_invoice(
+            session,
+            papelera,
+            total="1160.00",
+            series="F",
+            folio="80",
+            due_date=dt.date(2026, 12, 20),
+        )
+    chat = Chat(db)
+
+    owed = chat.say("¿cuánto le debo a Papelera?")
+    customer = chat.say("¿cuánto le debo a Acme?")
+    listed = chat.say("¿a qué proveedores les debo?")
+
+    assert owed.text.startswith(
+        "Le debes a Papelera del Norte SA de CV: $6,960.00 en 2 facturas (1 ya vencida)"
+    )
+    assert "F-80 · $1,160.00 · vence 20 dic" in owed.text
+    assert owed.text.endswith("Para pagarle escribe «págale a Papelera».")
+    # Acme is a customer: nothing is owed to it.
+    assert customer.text.startswith("No encontré ningún proveedor")
+    assert listed.text.startswith(
+        "Por pagar esta semana: $5,800.00 en 1 factura (ya vencida)"
+    )
+
+
+def test_what_falls_due_to_me_also_counts_the_suppliers(db: Db) -> None:
+    ids = setup(db)
+    with transaction(db.factory) as session:
+        papelera = session.get_one(Contact, ids["supplier"])
+        make_invoice(
+            session,
+            papelera,
+            total="2320.00",
+            series="F",
+            folio="81",
+            due_date=dt.date(2026, 12, 5),
+        )
+    chat = Chat(db)
+
+    mine = chat.say("¿qué me vence esta semana?")
+    plain = chat.say("¿qué vence esta semana?")
+
+    assert mine.text.endswith(
+        "A proveedores vencen de hoy al 6 dic: $2,320.00 en 1 factura; escribe "
+        "«¿qué tengo que pagar esta semana?» para verlas."
+    )
+    assert "proveedores" not in plain.text
