@@ -83,7 +83,7 @@ COMMANDS: dict[str, str] = {
     "vencidas": "Facturas vencidas",
     "cobrar": "Registrar un cobro: /cobrar A-102 5000",
     "link": "Mandar el link de pago: /link Acme",
-    "recordar": "Mandarle a un cliente su estado de cuenta: /recordar Acme",
+    "recordar": "Mandar su estado de cuenta: /recordar Acme, /recordar vencidos",
     "pagar": "Qué tienes que pagar a proveedores",
     "recordatorios": "Los recordatorios a clientes",
     "ayuda": "Todo lo que puedo hacer",

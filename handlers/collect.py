@@ -26,6 +26,7 @@ from handlers import actions, sat
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
 from handlers.nlu.normalize import fold
+from handlers.owner import owed_text
 from handlers.resolve import ASK_AMOUNT_FLOW, find_contact, find_invoices, park
 from storage import repo
 from storage.models import Contact, Invoice, Payment
@@ -248,7 +249,10 @@ def send_link(turn: Turn, understanding: Understanding) -> Reply:
 
 def send_statement(turn: Turn, understanding: Understanding) -> Reply:
     """ "Recuérdale a Acme": the customer's statement goes out now (in the quiet
-    hours, in the morning), once a day."""
+    hours, in the morning), once a day. «Recuérdales a todos los vencidos»: the
+    same for every such customer, once the owner confirms."""
+    if _to_a_group(turn, understanding):
+        return _propose_statements(turn)
     contact = find_contact(turn, understanding)
     if isinstance(contact, Reply):
         return contact
@@ -286,11 +290,137 @@ def send_statement(turn: Turn, understanding: Understanding) -> Reply:
     text = f"Le mandé a {name} su estado de cuenta por {where}: debe {owed}"
     text += f", de eso {overdue} vencido." if overdue else ", nada vencido."
     if sent.not_before > turn.now:
-        tz = turn.business.timezone
-        day = local_date(sent.not_before, tz)
-        when = "mañana" if day > local_date(turn.now, tz) else "hoy"
-        text += f" Sale {when} a las {QUIET_UNTIL:%H:%M}, para no escribirle de noche."
+        text += " " + _quiet_hours_note(turn, sent.not_before)
     return Reply().say(text)
+
+
+_A_GROUP = re.compile(
+    r"\b(?:tod[oa]s|vencid[oa]s|morosos?|atrasad[oa]s|deudores|(?:me|nos) deben)\b"
+)
+_LATE_ONLY = re.compile(r"\b(?:vencid[oa]s|morosos?|atrasad[oa]s)\b")
+STATEMENTS_TO_ALL = "statements_to_all"
+
+
+def _to_a_group(turn: Turn, understanding: Understanding) -> bool:
+    """«a todos», «a los morosos», «a los que me deben»: no one customer named."""
+    if understanding.entities.all_contacts:
+        return True
+    if understanding.entities.customer or turn.notes.get("contact_id"):
+        return False
+    return bool(_A_GROUP.search(fold(turn.inbound.text)))
+
+
+def _propose_statements(turn: Turn) -> Reply:
+    """Who would get a statement, and a Sí / No before anything goes out."""
+    folded = fold(turn.inbound.text)
+    late_only = bool(_LATE_ONLY.search(folded))
+    owed = repo.open_invoices(
+        turn.session,
+        business_id=turn.business.id,
+        direction="receivable",
+        include_hidden=False,
+        overdue_on=turn.today if late_only else None,
+    )
+    owing: dict[int, Contact] = {i.contact_id: i.contact for i in owed}
+    ready = [c for c in owing.values() if c.reminders_enabled]
+    paused = len(owing) - len(ready)
+    group = "con facturas vencidas" if late_only else "que te deben"
+    if not ready:
+        if paused:
+            return Reply().say(
+                f"Los clientes {group} tienen los recordatorios pausados; no les "
+                "mandé nada. Escribe «reanuda los recordatorios de …» "
+                "para uno de ellos."
+            )
+        return Reply().say(f"No tienes clientes {group}. ✅")
+    only = _channel_named(turn.inbound.text)
+    by = {"whatsapp": " por WhatsApp", "email": " por correo"}.get(only or "", "")
+    count = len(ready)
+    whom = "a 1 cliente" if count == 1 else f"a {count} clientes"
+    if count == 1 and not late_only:
+        group = "que te debe"
+    amount = owed_text([i for i in owed if i.contact.reminders_enabled])
+    lines = [
+        f"¿Le mando su estado de cuenta{by} {whom} {group}? "
+        f"{'Vencido' if late_only else 'Deben'}: {amount}."
+    ]
+    if paused:
+        lines.append(
+            f"No incluyo a {paused} con los recordatorios pausados."
+            if paused != 1
+            else "No incluyo a 1 con los recordatorios pausados."
+        )
+    lines.append("A quien ya se lo mandé hoy no se lo repito.")
+    payload = {"contact_ids": [c.id for c in ready], "only": only}
+    return actions.propose(turn, STATEMENTS_TO_ALL, payload, "\n".join(lines))
+
+
+def do_send_statements(turn: Turn, payload: dict[str, Any]) -> Reply:
+    """The statements the owner confirmed: each customer's goes out as «recuérdale
+    a Acme» would send it."""
+    # Limitation: every statement is queued inside this one turn; a business with
+    # thousands of customers owing would hold the turn for several seconds.
+    sent = repeated = 0
+    unreachable: list[str] = []
+    later: dt.datetime | None = None
+    for contact_id in payload["contact_ids"]:
+        contact = turn.session.get(Contact, contact_id)
+        if contact is None or contact.business_id != turn.business.id:
+            continue
+        statement = reminders.send_statement_now(
+            turn.session,
+            contact=contact,
+            public_base_url=turn.config.public_base_url,
+            portal_key=turn.config.portal_key,
+            actor=turn.speaker.actor,
+            channel=turn.channel,
+            now=turn.now,
+            only=payload.get("only"),
+        )
+        if statement is None:
+            continue  # paid meanwhile
+        if not statement.channels:
+            unreachable.append(contact.display_name)
+        elif statement.queued:
+            sent += 1
+            if statement.not_before > turn.now:
+                later = statement.not_before
+        else:
+            repeated += 1
+    lines = [
+        f"Listo: mandé su estado de cuenta a {sent} cliente{'s' * (sent != 1)}."
+        if sent
+        else "No mandé ningún estado de cuenta."
+    ]
+    if repeated:
+        lines.append(
+            f"{repeated} ya lo había{'n' * (repeated != 1)} recibido hoy; no se lo "
+            "repetí."
+        )
+    if unreachable:
+        missing = {"whatsapp": "WhatsApp", "email": "correo"}.get(
+            payload.get("only") or "", "WhatsApp ni correo"
+        )
+        shown = ", ".join(unreachable[:5])
+        more = f" y {len(unreachable) - 5} más" if len(unreachable) > 5 else ""
+        lines.append(
+            f"Sin {missing} activo: {shown}{more}. Agrégaselo con «el correo de … "
+            "es …» o «el whatsapp de … es …»."
+        )
+    if later is not None:
+        lines.append(_quiet_hours_note(turn, later, many=True))
+    return Reply().say("\n".join(lines))
+
+
+def _quiet_hours_note(
+    turn: Turn, not_before: dt.datetime, *, many: bool = False
+) -> str:
+    """«Sale mañana a las 08:00, para no escribirle de noche.»"""
+    tz = turn.business.timezone
+    day = local_date(not_before, tz)
+    when = "mañana" if day > local_date(turn.now, tz) else "hoy"
+    goes, them = ("Salen", "escribirles") if many else ("Sale", "escribirle")
+    return f"{goes} {when} a las {QUIET_UNTIL:%H:%M}, para no {them} de noche."
 
 
 def _channel_named(text: str) -> str | None:
@@ -353,6 +483,7 @@ def reply_to_customer(turn: Turn, understanding: Understanding) -> Reply:
 
 actions.register("register_payment", do_register_payment)
 actions.register("undo_payment", do_undo_payment)
+actions.register(STATEMENTS_TO_ALL, do_send_statements)
 
 INTENTS = {
     Intent.REGISTER_PAYMENT: register_payment,

@@ -27,7 +27,8 @@ HELP_OWNER = """Esto es lo que puedo hacer:
 • Cobros: «Acme me pagó 5 mil», «marca pagada la A-102», «deshacer»
 • Links: «mándale el link de pago a Acme», «nuevo link para Acme»
 • Contactos: «el whatsapp de Acme es 55 1234 5678», «el correo de Acme es pagos@acme.mx»
-• Recordar ya: «recuérdale a Acme» (le mando su estado de cuenta)
+• Recordar ya: «recuérdale a Acme» (le mando su estado de cuenta),
+  «recuérdales a todos los vencidos»
 • Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»
 • Gráfica: «¿cómo va mi cobranza?»
 • Facturar: «factúrale a Acme 10 mil más IVA por consultoría»

@@ -113,7 +113,8 @@ _COMMON: list[Rule] = [
             r"|\bque haces\b|\b(?:necesito|ocupo) ayuda\b|\bayudame\b|\bmuestrame el "
             r"menu\b"
             r"|\bque (?:opciones|comandos) (?:hay|tienes|tengo)\b"
-            r"|^(?:hola )?(?:quien (?:habla|eres|es)|con quien hablo|eres (?:un )?"
+            r"|^(?:hola )?(?:quien (?:habla|eres|es)\b(?! (?:mi|el|la) )"
+            r"|con quien hablo|eres (?:un )?"
             r"(?:robot|bot|persona))\b"
         ),
     ),
@@ -322,9 +323,12 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.SEND_STATEMENT,
         _r(
-            r"\brecuerda(?:le|les)?\b|\brecordarle\b"
+            r"\brecuerda(?:le|les)?\b|\brecordarles?\b"
             r"|\b(?:manda|mandale|envia|enviale|hazle|haz)\b.*\b(?:un|el|su) "
             r"(?:recordatorio|estado de cuenta)\b"
+            r"|\b(?:manda|mandale|mandales|envia|enviale|enviales)\b.*"
+            r"\brecordatorios?\b.*\b(?:tod[oa]s|vencid[oa]s|morosos|atrasad[oa]s|"
+            r"(?:me |nos )?deben)\b"
         ),
     ),
     Rule(
@@ -429,6 +433,7 @@ _OWNER: list[Rule] = [
             r"vencid[ao]s?|atrasad[ao]s?|morosos?|retrasad[ao]s?|\bvencen?\b|se vencio|"
             r"por vencer|van? a vencer|"
             r"no (?:ha|han) pagado|fuera de plazo|pasad[ao]s? de (?:fecha|plazo)"
+            r"|facturas? mas (?:viejas?|antiguas?)"
         ),
     ),
     Rule(
@@ -438,7 +443,10 @@ _OWNER: list[Rule] = [
             r"(?:\d+ )?deudores"
             r"|principales deudores|(?:lista|ranking) de deudores|quien(?:es)? (?:me |"
             r"nos )?deben\b"
-            r"|\bdeudores\b|(?:me |nos )deben mas\b|clientes que mas (?:me |"
+            r"|\bdeudores\b|(?:me |nos )deben mas\b|peor(?:es)? clientes?\b"
+            r"|clientes? mas morosos?"
+            r"|\b(?:el|la)(?: cliente)? que mas (?:me |nos )?debe\b"
+            r"|clientes que mas (?:me |"
             r"nos )?deben|los que mas (?:me |nos "
             r")?deben"
             r"|quien tiene (?:el )?(?:mayor|mas) saldo"
@@ -466,6 +474,7 @@ _OWNER: list[Rule] = [
             r")?de\b|"
             r"cuanto (?:le )?(?:falta|queda) (?:por cobrar|a)\b|cuenta de\b|"
             r"cuanto tiene pendiente"
+            r"|como (?:vamos|andamos|va|anda|estamos) con\b(?! (?:la|mi) cobranza)"
         ),
     ),
     Rule(
@@ -477,6 +486,8 @@ _OWNER: list[Rule] = [
             r"total (?:que )?(?:me )?deben|cuentas por cobrar|cuanto tengo por cobrar|"
             r"que me deben|cuanto me falta (?:por )?cobrar|total pendiente|pendiente "
             r"de cobro"
+            r"|^(?:y )?(?:como (?:vamos|andamos|estamos|va todo)|resumen|"
+            r"(?:dame|manda(?:me)?) (?:un|el) resumen)\W*$"
         ),
     ),
 ]

@@ -51,6 +51,7 @@ NAMED_CONTACT_INTENTS = frozenset(
 EVERYONE_INTENTS = frozenset(
     {
         Intent.SEND_LINK,
+        Intent.SEND_STATEMENT,
         Intent.WHATSAPP_REMINDERS_ON,
         Intent.WHATSAPP_REMINDERS_OFF,
         Intent.PAUSE_REMINDERS,

@@ -564,3 +564,35 @@ def test_recordar_sends_a_customer_their_statement(
             select(OutboundMessage).where(OutboundMessage.template == "statement")
         ).all()
     assert statement.recipient == "pagos@acme.mx"
+
+
+def test_recordar_vencidos_asks_with_a_keyboard_then_sends_to_each(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
+    with db.session() as session, session.begin():
+        business = session.get_one(Business, team["business_id"])
+        for name in ("Acme", "Beta"):
+            contact = make_contact(
+                session, business, name=name, emails=f"pagos@{name.lower()}.mx"
+            )
+            make_invoice(
+                session, contact, total="1160.00", due_date=dt.date(2026, 11, 1)
+            )
+    service = serve(telegram_settings(db, telegram))
+
+    service.telegram(make_message_update("/recordar vencidos", user_id=OWNER_ID))
+    service.telegram(make_button_update("yes", user_id=OWNER_ID))
+
+    question, done = telegram.of("sendMessage")
+    assert question.params["text"].startswith(
+        "¿Le mando su estado de cuenta a 2 clientes con facturas vencidas?"
+    )
+    assert question.json("reply_markup")["inline_keyboard"] == YES_NO_KEYBOARD
+    assert done.params["text"] == "Listo: mandé su estado de cuenta a 2 clientes."
+    with db.session() as session:
+        recipients = session.scalars(
+            select(OutboundMessage.recipient)
+            .where(OutboundMessage.template == "statement")
+            .order_by(OutboundMessage.recipient)
+        ).all()
+    assert recipients == ["pagos@acme.mx", "pagos@beta.mx"]

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from flows.messages import Channel, Inbound, Reply
 from handlers.context import EngineConfig
 from handlers.engine import Engine
+from prompts import texts
 from storage.models import AuditEvent, OutboundMessage, OutboxStatus
 from tests.builders import NOW, make_business, make_contact, make_invoice
 from tests.conftest import Db
@@ -119,3 +120,53 @@ def test_nothing_owed_or_no_way_to_write_sends_nothing(books: Books) -> None:
     )
     assert nowhere.text.startswith("Gamma Servicios no tiene WhatsApp ni correo activo")
     assert books.statements() == []
+
+
+def test_reminding_every_late_customer_asks_first_then_sends_each_once(
+    books: Books,
+) -> None:
+    asked = books.say("mándale recordatorio a todos los vencidos")
+    declined = books.say("no")
+
+    assert asked.text.startswith(
+        "¿Le mando su estado de cuenta a 2 clientes con facturas vencidas? "
+        "Vencido: $1,460.00."
+    )
+    assert [b.title for b in asked.messages[-1].buttons] == ["Sí", "No"]
+    assert books.statements() == []
+    assert declined.text == texts.NOT_DONE
+
+    books.say("recuérdales a todos los vencidos")
+    done = books.say("sí")
+    books.say("recuérdales a los morosos")
+    again = books.say("sí")
+
+    assert done.text == (
+        "Listo: mandé su estado de cuenta a 1 cliente.\n"
+        "Sin WhatsApp ni correo activo: Gamma Servicios. Agrégaselo con «el correo "
+        "de … es …» o «el whatsapp de … es …»."
+    )
+    assert again.text.startswith("No mandé ningún estado de cuenta.\n1 ya lo había")
+    assert [m.recipient for m in books.statements()] == [
+        "+525544443333",
+        "pagos@acme.mx",
+    ]
+
+
+def test_reminding_everyone_leaves_out_paused_customers_and_waits_for_morning(
+    books: Books,
+) -> None:
+    books.say("pausa los recordatorios de Gamma")
+
+    asked = books.say("recuérdales a todos los que me deben por correo", at=NIGHT)
+    done = books.say("sí", at=NIGHT)
+
+    assert asked.text.startswith(
+        "¿Le mando su estado de cuenta por correo a 1 cliente que te debe? "
+        "Deben: $1,660.00.\nNo incluyo a 1 con los recordatorios pausados."
+    )
+    assert done.text == (
+        "Listo: mandé su estado de cuenta a 1 cliente.\n"
+        "Salen mañana a las 08:00, para no escribirles de noche."
+    )
+    assert [m.recipient for m in books.statements()] == ["pagos@acme.mx"]
