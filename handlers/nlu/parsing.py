@@ -365,7 +365,11 @@ def parse_date(text: str, today: datetime.date) -> datetime.date | None:
     spans = _date_spans(fold(text), today)
     if not spans:
         return None
-    return min(spans, key=lambda item: item[0][0])[1]
+    first = min(spans, key=lambda item: item[0][0])
+    # Where two readings overlap ("el 3" inside "el 3 de noviembre"), the longer
+    # one says more.
+    overlapping = [item for item in spans if item[0][0] < first[0][1]]
+    return max(overlapping, key=lambda item: item[0][1] - item[0][0])[1]
 
 
 _PERIODS: list[tuple[str, re.Pattern[str]]] = [

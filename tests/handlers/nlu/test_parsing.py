@@ -96,6 +96,8 @@ def test_invoice_refs(text: str, expected: tuple[InvoiceRef, ...]) -> None:
         ("mañana", datetime.date(2026, 12, 4)),
         ("pasado mañana", datetime.date(2026, 12, 5)),
         ("15 de enero", datetime.date(2027, 1, 15)),
+        ("paga el 15 de enero", datetime.date(2027, 1, 15)),  # not "el 15"
+        ("el día 20 de diciembre", datetime.date(2026, 12, 20)),
         ("15/01/2027", datetime.date(2027, 1, 15)),
         ("20 dic", datetime.date(2026, 12, 20)),
         ("hoy", TODAY),
