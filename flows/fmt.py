@@ -63,6 +63,12 @@ def zone(name: str) -> ZoneInfo:
         raise InvalidInput(f"«{name}» no es una zona horaria válida.") from exc
 
 
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored moment, aware: SQLite hands datetimes back naive, and Cobra stores
+    UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def local_date(moment: dt.datetime, tz: str) -> dt.date:
     return moment.astimezone(zone(tz)).date()
 

@@ -12,13 +12,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from flows.errors import InvalidInput
-from flows.fmt import zone
+from flows.fmt import as_utc, zone
 from storage.models import (
     Business,
     DepositStatus,
@@ -30,6 +29,7 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 UNIDENTIFIED = "Depósito sin identificar"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = (
     "fecha",
     "tipo",
@@ -130,7 +130,7 @@ def movements(
         contact = payment.contact
         rows.append(
             Movement(
-                day=_aware(payment.paid_at).astimezone(tz).date(),
+                day=as_utc(payment.paid_at).astimezone(tz).date(),
                 direction="in" if payment.direction == "in" else "out",
                 contact_name=contact.display_name,
                 contact_rfc=contact.rfc,
@@ -174,7 +174,7 @@ def to_csv(rows: Sequence[Movement]) -> str:
     return buffer.getvalue()
 
 
-def write_xlsx(rows: Sequence[Movement], path: Path, *, title: str) -> None:
+def to_xlsx(rows: Sequence[Movement], *, title: str) -> bytes:
     """A workbook with the movements (amounts as numbers) and a totals sheet."""
     from openpyxl import Workbook  # local: only the export needs it
 
@@ -202,7 +202,13 @@ def write_xlsx(rows: Sequence[Movement], path: Path, *, title: str) -> None:
     for (direction, currency), amount in sorted(summary.totals.items()):
         kind = "entrada" if direction == "in" else "salida"
         totals.append([kind, currency, summary.counts[(direction, currency)], amount])
-    book.save(path)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def xlsx_filename(start: dt.date, end: dt.date) -> str:
+    return f"movimientos_{start}_{end}.xlsx"
 
 
 def _waiting_deposits(
@@ -233,7 +239,3 @@ def _waiting_deposits(
         )
         for d in deposits
     ]
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

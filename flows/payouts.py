@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows.audit import audit
 from flows.deposits import SPEI_METHOD, join_labels, tell_owner
 from flows.errors import InvalidInput, MoneyRuleViolation, NotFound, ProviderError
-from flows.fmt import local_date, mask_clabe, money, to_money, validate_clabe
+from flows.fmt import as_utc, local_date, mask_clabe, money, to_money, validate_clabe
 from flows.money import Allocation, propose_allocation, record_payment, reverse_payment
 from flows.receipts import queue_supplier_receipt
 from storage import repo
@@ -276,7 +276,7 @@ def run_scheduled_payouts(
         if (
             status == PayoutStatus.SENDING
             and sent_at
-            and _aware(sent_at) > now - RETRY_AFTER
+            and as_utc(sent_at) > now - RETRY_AFTER
         ):
             continue
         result = send_payout(factory, payout_id=payout_id, client=client, now=now)
@@ -309,7 +309,7 @@ def send_payout(
         if payout.status not in (PayoutStatus.PENDING, PayoutStatus.SENDING):
             return str(payout.status)
         recent = (
-            payout.sent_at is not None and _aware(payout.sent_at) > now - RETRY_AFTER
+            payout.sent_at is not None and as_utc(payout.sent_at) > now - RETRY_AFTER
         )
         if payout.status == PayoutStatus.SENDING and recent:
             return str(payout.status)
@@ -619,7 +619,3 @@ def payouts_of(
         )
         .order_by(SupplierPayment.scheduled_for, SupplierPayment.id)
     ).all()
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

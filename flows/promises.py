@@ -35,8 +35,12 @@ def record_promise(
     channel: str,
     now: dt.datetime,
     today: dt.date,
+    actor: str | None = None,
 ) -> Promise:
-    """Keep a promise (replacing the customer's earlier open ones); tell the owner."""
+    """Keep a promise (replacing the customer's earlier open ones).
+
+    A promise the customer made is told to the owner; one the team writes down
+    (`actor`, from a phone call, say) is not told back to them."""
     if promised_on < today:
         raise InvalidInput("Esa fecha ya pasó. ¿Qué día nos pagarías?")
     if promised_on > today + MAX_AHEAD:
@@ -75,23 +79,24 @@ def record_promise(
         now,
         key=f"promise:{promise.id}",
     )
-    notify_owner(
-        session,
-        contact=contact,
-        kind="promise",
-        facts={
-            "promised_on": promised_on.isoformat(),
-            "amount": str(promise.amount) if promise.amount is not None else None,
-            "currency": invoice.currency if invoice is not None else "MXN",
-            "invoice_label": invoice.label if invoice is not None else None,
-        },
-        dedupe_key=f"promise:{promise.id}:owner",
-        now=now,
-    )
+    if actor is None:
+        notify_owner(
+            session,
+            contact=contact,
+            kind="promise",
+            facts={
+                "promised_on": promised_on.isoformat(),
+                "amount": str(promise.amount) if promise.amount is not None else None,
+                "currency": invoice.currency if invoice is not None else "MXN",
+                "invoice_label": invoice.label if invoice is not None else None,
+            },
+            dedupe_key=f"promise:{promise.id}:owner",
+            now=now,
+        )
     audit(
         session,
         business_id=contact.business_id,
-        actor=f"contact:{contact.id}",
+        actor=actor or f"contact:{contact.id}",
         channel=channel,
         action="promise.recorded",
         subject=f"promise:{promise.id}",
@@ -99,6 +104,18 @@ def record_promise(
         now=now,
     )
     return promise
+
+
+def open_promises(
+    session: Session, *, business_id: int, contact_id: int | None = None
+) -> list[Promise]:
+    """Promises not yet kept or broken, soonest first."""
+    query = select(Promise).where(
+        Promise.business_id == business_id, Promise.status == "open"
+    )
+    if contact_id is not None:
+        query = query.where(Promise.contact_id == contact_id)
+    return list(session.scalars(query.order_by(Promise.promised_on, Promise.id)))
 
 
 @dataclass

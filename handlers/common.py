@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flows.messages import Reply
 from handlers import actions
 from handlers.context import Turn
 from handlers.nlu import Entities, Intent, Role, Understanding
 from prompts import texts
+
+# Longest list a chat answer shows; the rest is counted ("…y 12 más").
+MAX_LINES = 10
 
 BUTTON_INTENTS = {
     "yes": Intent.CONFIRM_YES,
@@ -14,6 +19,14 @@ BUTTON_INTENTS = {
     "no": Intent.CONFIRM_NO,
     "cancel": Intent.CANCEL,
 }
+
+
+def capped(lines: Sequence[str], more_hint: str) -> list[str]:
+    """The first MAX_LINES lines, then how many more and where to see them."""
+    if len(lines) <= MAX_LINES:
+        return list(lines)
+    rest = len(lines) - MAX_LINES
+    return [*lines[:MAX_LINES], f"…y {rest} más. {more_hint}".rstrip()]
 
 
 def no_entities() -> Entities:

@@ -17,11 +17,12 @@ from flows.fmt import money, short_date
 from flows.messages import Document, Media, Outbound, Reply
 from flows.promises import record_promise
 from handlers import common
+from handlers.common import capped
 from handlers.context import Turn
 from handlers.nlu import ContactCandidate, Intent, Role, Understanding, match_contacts
 from handlers.nlu.entities import extract_customer
 from handlers.nlu.normalize import fold
-from handlers.owner import capped, invoice_line, owed_text
+from handlers.owner import invoice_line, owed_text
 from storage import repo
 from storage.models import Contact, Invoice, InvoiceStatus
 

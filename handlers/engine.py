@@ -7,7 +7,6 @@ router, all inside one transaction.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows import logcontext
 from flows.errors import CobraError
-from flows.fmt import mask_phone
+from flows.fmt import as_utc, mask_phone
 from flows.messages import Button, Inbound, Outbound, Reply
 from handlers import router
 from handlers.context import EngineConfig, Speaker, Turn
@@ -111,7 +110,7 @@ class Engine:
             else:
                 turn.finish()
                 reply = Reply().say(refusal)
-            if _aware(conversation.updated_at) != turn.now:
+            if as_utc(conversation.updated_at) != turn.now:
                 conversation.updated_at = turn.now
             if record_id is not None:
                 repo.answer_inbound(
@@ -177,7 +176,7 @@ class Engine:
             now=inbound.received_at,
         )
         expires = conversation.expires_at
-        if expires is not None and _aware(expires) <= inbound.received_at:
+        if expires is not None and as_utc(expires) <= inbound.received_at:
             conversation.flow = None
             conversation.step = None
             conversation.data = {}
@@ -191,11 +190,6 @@ class _Refused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; Cobra stores UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _media_json(inbound: Inbound) -> dict[str, Any] | None:

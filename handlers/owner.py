@@ -13,6 +13,8 @@ from flows import reports
 from flows.errors import InvalidInput
 from flows.fmt import money, short_date
 from flows.messages import Document, Outbound, Reply
+from handlers import commitments
+from handlers.common import MAX_LINES, capped
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
 from handlers.nlu.normalize import fold
@@ -20,8 +22,6 @@ from handlers.nlu.parsing import currency_named
 from handlers.resolve import find_contact, find_invoices
 from storage import repo
 from storage.models import Invoice
-
-MAX_LINES = 10
 
 
 def invoice_line(
@@ -59,13 +59,6 @@ def due_phrase(due: dt.date, today: dt.date) -> str:
     if days == 0:
         return "vence hoy"
     return f"vence {short_date(due, today=today)}"
-
-
-def capped(lines: Sequence[str], more_hint: str) -> list[str]:
-    if len(lines) <= MAX_LINES:
-        return list(lines)
-    rest = len(lines) - MAX_LINES
-    return [*lines[:MAX_LINES], f"…y {rest} más. {more_hint}"]
 
 
 def balance_total(turn: Turn, understanding: Understanding) -> Reply:
@@ -127,7 +120,13 @@ def balance_customer(turn: Turn, understanding: Understanding) -> Reply:
         [invoice_line(i, turn.today) for i in invoices],
         "Pídele su estado de cuenta con «mándale el link de pago».",
     )
-    return Reply().say("\n".join([*head, *lines]))
+    word = commitments.word_lines(turn, contact)
+    if not word and _WHEN_PAYS.search(fold(turn.inbound.text)):
+        word = [f"No me ha dicho cuándo paga. Si quieres, «recuérdale a {name}»."]
+    return Reply().say("\n".join([*head, *lines, *word]))
+
+
+_WHEN_PAYS = re.compile(r"\bcuando (?:me |nos )?(?:paga|va a pagar|pagara|piensa)")
 
 
 def top_debtors(turn: Turn, understanding: Understanding) -> Reply:
@@ -560,18 +559,6 @@ def hide_invoices(turn: Turn, understanding: Understanding) -> Reply:
             "totales y reportes."
         )
     return Reply().say(f"Las facturas de {name} vuelven a aparecer en las listas.")
-
-
-def not_yet(turn: Turn, understanding: Understanding) -> Reply:
-    """Capabilities Cobra will have but that cannot be done from the chat yet."""
-    what = {
-        Intent.PAY_SUPPLIER: "pagar a proveedores",
-        Intent.MOVEMENTS: "el reporte de movimientos",
-    }.get(understanding.intent, "eso")
-    return Reply().say(
-        f"Todavía no puedo hacer {what} desde el chat. Por ahora puedo darte saldos, "
-        "registrar cobros y mandar links de pago."
-    )
 
 
 INTENTS = {

@@ -14,8 +14,9 @@ from flows import business as business_flows
 from flows import deposits, movements, payouts
 from flows.errors import InvalidInput, NotFound
 from flows.fmt import bank_name, mask_clabe, money, short_date, validate_clabe
-from flows.messages import Reply
+from flows.messages import Document, Outbound, Reply
 from handlers import actions, common
+from handlers.common import capped
 from handlers.context import Turn
 from handlers.nlu import (
     ContactCandidate,
@@ -25,7 +26,7 @@ from handlers.nlu import (
     match_contacts,
     normalize,
 )
-from handlers.owner import capped, invoice_line
+from handlers.owner import invoice_line
 from handlers.resolve import find_contact, find_invoices
 from prompts import texts
 from storage import repo
@@ -386,7 +387,7 @@ def movements_report(turn: Turn, understanding: Understanding) -> Reply:
     who = f" con {contact.display_name}" if contact else ""
     title = f"Movimientos{who} {label} ({span}):"
     if not rows:
-        return Reply().say(f"{title}\nNo hubo entradas ni salidas. ")
+        return Reply().say(f"{title}\nNo hubo entradas ni salidas.")
     summary = movements.summarize(rows)
     lines = [title]
     for (direction, currency), total in sorted(summary.totals.items()):
@@ -400,11 +401,24 @@ def movements_report(turn: Turn, understanding: Understanding) -> Reply:
                 [f"• {name}: {money(amount, currency)}" for name, amount in people], ""
             )
         )
-    lines.append(
-        "Para el archivo en Excel: cobra report movements --business "
-        f"{turn.business.rfc} --from {start} --to {end} --format xlsx"
+    if not _AS_FILE.search(normalize(turn.inbound.text)):
+        lines.append(
+            f"¿Lo quieres en Excel? Escribe «movimientos{who} {label} en Excel»."
+        )
+        return Reply().say("\n".join(lines))
+    workbook = Document(
+        movements.xlsx_filename(start, end),
+        movements.XLSX_TYPE,
+        movements.to_xlsx(
+            rows,
+            title=f"Movimientos{who} de {turn.business.name} del {start} al {end}",
+        ),
     )
-    return Reply().say("\n".join(lines))
+    return Reply(messages=[Outbound(text="\n".join(lines), documents=(workbook,))])
+
+
+# "en Excel", "mándame el archivo", "la hoja de cálculo".
+_AS_FILE = re.compile(r"\b(?:excel|xlsx|archivo|hoja de calculo|descargar?)\b")
 
 
 def _named_contact(turn: Turn, understanding: Understanding) -> Contact | None:

@@ -15,6 +15,7 @@ from flows.messages import Reply
 from handlers import (
     catalog,
     collect,
+    commitments,
     common,
     credit_notes,
     customer,
@@ -43,6 +44,7 @@ INTENTS: dict[Intent, Handler] = {
     **owner.INTENTS,
     **financing.INTENTS,
     **collect.INTENTS,
+    **commitments.INTENTS,
     **customer.INTENTS,
     **customer.COMMON,
     **payables.INTENTS,
@@ -76,6 +78,7 @@ OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY | sat.OWNER_ONLY
 OWNER_ONLY |= plans.OWNER_ONLY | credit_notes.OWNER_ONLY | catalog.OWNER_ONLY
 OWNER_ONLY |= sat_links.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
+TEAM_ONLY |= frozenset(commitments.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)
 # Button payloads "<prefix>:<id>:<verb>" go straight to the feature that made them,

@@ -19,7 +19,7 @@ from satcfdi.models import Signer
 
 from flows import catalog
 from flows.errors import Ambiguous, CobraError, InvalidInput, NotFound, ProviderError
-from flows.fmt import money, zone
+from flows.fmt import as_utc, money, zone
 from flows.messages import Reply
 from flows.sat import notices
 from flows.sat.cancel import (
@@ -511,7 +511,7 @@ def complement_prompt(turn: Turn, payment: Payment) -> str | None:
         is None
     ):
         return None
-    local = _aware(payment.paid_at).astimezone(zone(turn.business.timezone))
+    local = as_utc(payment.paid_at).astimezone(zone(turn.business.timezone))
     try:
         draft = draft_complement(
             turn.session,
@@ -774,11 +774,6 @@ def _describe(invoice: Invoice) -> str:
 def _complement_folio(xml: str | None) -> str:
     found = re.search(r'\sFolio="([^"]+)"', xml or "")
     return found.group(1) if found else "?"
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 actions.register(ISSUE_ACTION, do_issue_invoice)

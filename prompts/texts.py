@@ -30,13 +30,15 @@ HELP_OWNER = """Esto es lo que puedo hacer:
 • Recordar ya: «recuérdale a Acme» (le mando su estado de cuenta),
   «recuérdales a todos los vencidos»
 • Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»
+• Promesas y aclaraciones: «¿quién prometió pagar?», «Acme paga el viernes»,
+  «aclaraciones»
 • Gráfica: «¿cómo va mi cobranza?»
 • Facturar: «factúrale a Acme 10 mil más IVA por consultoría»
 • Complementos y cancelaciones: «timbra el complemento de Acme», «cancela la A-102»
 • SAT: «sube mi e.firma», «sube mi CSD»
 • Proveedores: «¿qué tengo que pagar esta semana?», «¿cuánto le debo a Papelera?»,
   «págale a Papelera la F-77»
-• Movimientos: «¿cuánto entró este mes?»
+• Movimientos: «¿cuánto entró este mes?», «movimientos del mes en Excel»
 • Financiamiento: «quiero financiamiento»
 Escribe «cancelar» para salir de cualquier paso."""
 HELP_STAFF_NOTE = (

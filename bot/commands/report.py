@@ -60,7 +60,7 @@ def report_movements(
         output.write_text(text, encoding="utf-8")
     else:
         output = output or Path(f"movimientos_{rfc}_{start}_{end}.xlsx")
-        flows.write_xlsx(rows, output, title=title)
+        output.write_bytes(flows.to_xlsx(rows, title=title))
     click.echo(f"{len(rows)} movimientos en {output}", err=True)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows.audit import audit
 from flows.errors import InvalidInput, NotFound
-from flows.fmt import money, zone
+from flows.fmt import as_utc, money, zone
 from flows.sat.issue import next_folio
 from flows.sat.notices import notify_owner
 from flows.sat.pac import Pac
@@ -84,7 +84,7 @@ def draft_complement(
     tz = zone(business.timezone)
     by_month: dict[tuple[int, int], list[Payment]] = defaultdict(list)
     for payment in payments:
-        local = _aware(payment.paid_at).astimezone(tz)
+        local = as_utc(payment.paid_at).astimezone(tz)
         by_month[(local.year, local.month)].append(payment)
     chosen = month or min(by_month)
     if chosen not in by_month:
@@ -95,7 +95,7 @@ def draft_complement(
 
     lines = [f"Complemento de pago para {contact.name} ({contact.rfc}):"]
     for payment in chosen_payments:
-        day = _aware(payment.paid_at).astimezone(tz).date()
+        day = as_utc(payment.paid_at).astimezone(tz).date()
         invoices = ", ".join(a.invoice.label for a in payment.allocations)
         lines.append(
             f"• {money(payment.amount, payment.currency)} del "
@@ -162,7 +162,7 @@ def build_complement(
             )
         pagos.append(
             pago20.Pago(
-                fecha_pago=_aware(payment.paid_at)
+                fecha_pago=as_utc(payment.paid_at)
                 .astimezone(tz)
                 .replace(tzinfo=None, microsecond=0),
                 forma_de_pago_p=payment.method or DEFAULT_FORM,
@@ -303,7 +303,7 @@ def run_complement_reminders(factory: sessionmaker[Session], now: dt.datetime) -
             overdue = [
                 p
                 for p in pending_payments(session, business_id=business_id)
-                if _aware(p.paid_at).astimezone(zone(business.timezone)).date()
+                if as_utc(p.paid_at).astimezone(zone(business.timezone)).date()
                 < month_start
             ]
             if not overdue:
@@ -335,8 +335,3 @@ def _check_payable(payment: Payment) -> None:
                 f"La factura {invoice.label} no tiene su XML timbrado; no puedo "
                 "hacer su complemento."
             )
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

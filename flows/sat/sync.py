@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows.cfdi import import_sources
 from flows.errors import CobraError, NotFound
+from flows.fmt import as_utc
 from flows.money import cancel_invoice, reverse_payment
 from flows.sat.cancel import CancelStatus, record_outcome
 from flows.sat.credentials import CredentialKind, load_signer
@@ -204,7 +205,7 @@ def _ask(
         ).all()
         if any(r.status in OPEN for r in rows):
             return
-        ends = [_aware(r.period_end) for r in rows if r.status == "finished"]
+        ends = [as_utc(r.period_end) for r in rows if r.status == "finished"]
         start = max(ends) if ends else now - LOOKBACK
     if now - start < MIN_PERIOD:
         return
@@ -359,7 +360,3 @@ def _cancelled_uuids(package: bytes) -> list[tuple[str, str]]:
                 effect = cells[at_effect].strip() if at_effect is not None else "I"
                 found.append((cells[at_uuid].strip().upper(), effect))
     return found
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -182,6 +182,19 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "clientes sin correo electronico",
         "quienes no tienen mail registrado",
     ),
+    Intent.PROMISES: (
+        "quien prometio pagar",
+        "promesas de pago de los clientes",
+        "que clientes quedaron de pagarme",
+        "quien dijo que me paga esta semana",
+        "el cliente me dijo que paga el viernes",
+    ),
+    Intent.DISPUTES: (
+        "que aclaraciones tengo abiertas",
+        "clientes inconformes con su factura",
+        "quejas de los clientes",
+        "quien no esta de acuerdo con su saldo",
+    ),
     Intent.UNDO: (
         "deshacer",
         "me equivoque, regresalo",

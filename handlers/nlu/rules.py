@@ -229,6 +229,21 @@ _OWNER: list[Rule] = [
         lambda c: c.refs and c.question,
     ),
     Rule(
+        Intent.PROMISES,
+        _r(
+            r"\bpromesas?\b|\bprometi(?:o|eron)\b|\bcompromisos? de pago\b"
+            r"|\b(?:quedo|quedaron) (?:de|en) (?:pagar|depositar)"
+            r"|\bdijo que (?:me |nos )?(?:paga|pagaba|pagaria|deposita)\b"
+        ),
+    ),
+    Rule(
+        Intent.DISPUTES,
+        _r(
+            r"\baclaracion(?:es)?\b|\bdisputas?\b|\bquejas?\b|\breclamos?\b"
+            r"|\binconformidad(?:es)?\b"
+        ),
+    ),
+    Rule(
         Intent.MISSING_EMAILS,
         _r(
             r"(?:sin|no tienen?|les falta|falta(?:n)? de|falta el) (?:su )?correo"
@@ -376,6 +391,8 @@ _OWNER: list[Rule] = [
             r"|flujo de (?:efectivo|caja)|cuanto ha caido"
             r"|quien(?:es)? (?:me |nos )?(?:pago|pagaron|deposito|depositaron)\b"
             r"|que clientes (?:me |nos )?(?:pagaron|depositaron)\b"
+            r"|\b(?:excel|archivo|reporte) de (?:los |mis )?(?:cobros|pagos recibidos)"
+            r"|\blo que (?:me |nos )?(?:entro|cobre|cobramos|pagaron|depositaron)\b"
         ),
     ),
     Rule(
@@ -412,6 +429,16 @@ _OWNER: list[Rule] = [
             r"|\bpago a proveedor"
         ),
     ),
+    # "Acme me paga el viernes": a customer's word, told by the team (after the
+    # orders to pay a supplier, "paga a Papelera el viernes").
+    Rule(
+        Intent.PROMISES,
+        _r(
+            r"^(?!.*\bcuando\b).*\b(?:paga|pagan|deposita|depositan|liquida|"
+            r"liquidan|transfiere|transfieren)\b"
+        ),
+        lambda c: c.date,
+    ),
     Rule(
         Intent.REGISTER_PAYMENT,
         _r(
@@ -425,6 +452,17 @@ _OWNER: list[Rule] = [
             r"(?:pago|deposito|transferencia|abono|\d|mil|\bde [a-z])"
             r"|\babono\b|\bdeposito\b|\bya pago\b|\bpagaron\b|\bya liquido\b"
             r"|\b(?:me |nos )?(?:cayeron|cayo)\b"
+        ),
+    ),
+    # "¿Cuándo vence la A-102?" is about that invoice, not the overdue list.
+    Rule(Intent.INVOICE_STATUS, _r(r"\bvenc|\bcuando\b"), lambda c: c.refs),
+    # When one customer pays or falls due: their balance lists each due date.
+    Rule(
+        Intent.BALANCE_CUSTOMER,
+        _r(
+            r"\bcuando (?:me |nos )?(?:paga|va a pagar|pagara|piensa pagar)\b"
+            r"|\bcuando vencen? (?:las |sus )?facturas (?:de|del)\b"
+            r"|\bdebe\b.*\bcuando (?:vence|vencen|se vence|me paga)\b"
         ),
     ),
     Rule(

@@ -42,6 +42,8 @@ class Intent(StrEnum):
     FINANCING_STATUS = "financing_status"
     REPLY_TO_CUSTOMER = "reply_to_customer"
     MISSING_EMAILS = "missing_emails"
+    PROMISES = "promises"
+    DISPUTES = "disputes"
     UNDO = "undo"
     # customer
     CUSTOMER_BALANCE = "customer_balance"
@@ -102,6 +104,8 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.FINANCING_STATUS,
         Intent.REPLY_TO_CUSTOMER,
         Intent.MISSING_EMAILS,
+        Intent.PROMISES,
+        Intent.DISPUTES,
         Intent.UNDO,
         Intent.ISSUE_INVOICE,
         Intent.ISSUE_COMPLEMENT,

@@ -45,6 +45,8 @@ NAMED_CONTACT_INTENTS = frozenset(
         Intent.PAYABLES_DUE,
         Intent.REPLY_TO_CUSTOMER,
         Intent.MOVEMENTS,
+        Intent.PROMISES,
+        Intent.DISPUTES,
     }
 )
 # Intents that may be about every contact at once ("pausa todos los recordatorios").

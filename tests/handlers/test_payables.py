@@ -4,12 +4,14 @@ through the conversation engine on both databases."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 
-from flows import deposits
+from flows import deposits, movements
 from flows.business import add_user
 from flows.messages import Channel, Inbound, Reply
 from handlers.context import EngineConfig
@@ -171,6 +173,25 @@ def test_money_in_this_month(db: Db) -> None:
     assert "Acme Industrial SA de CV: $3,000.00" in reply.text
     week = chat.say("movimientos de la semana")
     assert "esta semana" in week.text and "$3,000.00" in week.text
+    assert week.text.endswith("Escribe «movimientos esta semana en Excel».")
+    assert not week.messages[0].documents
+
+
+def test_movements_come_as_a_workbook_when_asked_in_excel(db: Db) -> None:
+    setup(db)
+    chat = Chat(db)
+    chat.say("Acme me pagó 3 mil")
+    chat.say("sí")
+
+    reply = chat.say("mándame en Excel lo que entró este mes")
+    assert "Entró $3,000.00 en 1 pago" in reply.text
+    assert "Escribe" not in reply.text
+    (workbook,) = reply.messages[0].documents
+    assert workbook.filename == "movimientos_2026-12-01_2026-12-03.xlsx"
+    assert workbook.content_type == movements.XLSX_TYPE
+    sheet = load_workbook(io.BytesIO(workbook.content))["Movimientos"]
+    row = [cell.value for cell in sheet[2]]
+    assert row[2] == "Acme Industrial SA de CV" and Decimal(str(row[4])) == 3000
 
 
 def test_owner_asks_what_they_owe_one_supplier(db: Db) -> None:
