@@ -266,6 +266,9 @@ def my_status(turn: Turn, understanding: Understanding) -> Reply:
     if not named:
         open_ones = customer_side.own_invoices(turn.session, contact=contact)
         named = open_ones if len(open_ones) == 1 else []
+    if not named and _WHEN_DUE.search(fold(turn.inbound.text)):
+        # "¿Cuándo vence mi factura?" with several open: each one's due date.
+        return my_balance(turn, understanding)
     lines = [_invoice_status(turn, contact, i) for i in named[:MAX_SENT_INVOICES]]
     if not named:
         last = customer_side.last_payment(turn.session, contact=contact)
@@ -291,6 +294,11 @@ def my_status(turn: Turn, understanding: Understanding) -> Reply:
     if not named:
         reply.messages += my_balance(turn, understanding).messages
     return reply
+
+
+_WHEN_DUE = re.compile(
+    r"\b(?:cuando|que dia|que fecha) (?:vence|vencen|se vence)|fecha (?:de|limite)"
+)
 
 
 def _invoice_status(turn: Turn, contact: Contact, invoice: Invoice) -> str:

@@ -587,6 +587,10 @@ _CUSTOMER: list[Rule] = [
             r"sin intereses|"
             r"(?:dar|darles|dejar) un abono|facilidades de pago|mas tiempo para pagar|"
             r"prorroga|dividir el pago"
+            r"|\bmas tiempo\b|\b(?:un|otro) plazo\b|\bchance\b|\bextension\b"
+            r"|\bno (?:puedo|podemos|alcanzo|alcanzamos|me alcanza|nos alcanza) "
+            r"(?:a |para )?(?:pagar|liquidar|con el pago)\b"
+            r"|\bno tengo (?:dinero|lana|con que pagar|para pagar)\b"
         ),
     ),
     Rule(

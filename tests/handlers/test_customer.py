@@ -500,3 +500,13 @@ def test_a_report_about_one_invoice_is_not_shown_for_another(world: World) -> No
 
     assert "aviso de pago" not in other.text
     assert "Tu aviso de pago del 3 dic está por confirmarse" in same.text
+
+
+def test_asking_when_invoices_fall_due_lists_each_due_date(world: World) -> None:
+    world.add_invoice(total="500.00", folio="103", due_date=dt.date(2027, 1, 15))
+
+    reply = world.say("¿cuándo vence mi factura?").text
+
+    assert reply.startswith("Tu saldo con Ferretería La Tuerca: $1,660.00")
+    assert "A-103 · $500.00 · vence 15 ene 2027" in reply
+    assert "último pago" not in reply
