@@ -99,6 +99,16 @@ def mask_phone(phone: str | None) -> str:
     return phone[:3] + "…" + phone[-4:]
 
 
+def display_phone(phone: str) -> str:
+    """`+52 55 1234 5678` for a Mexican number; any other as stored."""
+    digits = phone.removeprefix("+52")
+    if phone.startswith("+52") and len(digits) == 10 and digits.isdigit():
+        area = 2 if digits[:2] in ("55", "56", "33", "81") else 3
+        rest = digits[area:]
+        return f"+52 {digits[:area]} {rest[:-4]} {rest[-4:]}"
+    return phone
+
+
 def mask_clabe(clabe: str) -> str:
     return "•" * 4 + clabe[-4:]
 

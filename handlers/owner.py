@@ -11,7 +11,7 @@ from decimal import Decimal
 from flows import business as business_flows
 from flows import reports
 from flows.errors import InvalidInput
-from flows.fmt import money, short_date
+from flows.fmt import display_phone, mask_clabe, money, short_date
 from flows.messages import Document, Outbound, Reply
 from handlers import commitments
 from handlers.common import MAX_LINES, capped
@@ -21,7 +21,7 @@ from handlers.nlu.normalize import fold
 from handlers.nlu.parsing import currency_named
 from handlers.resolve import find_contact, find_invoices
 from storage import repo
-from storage.models import Invoice
+from storage.models import Contact, Invoice
 
 
 def invoice_line(
@@ -434,6 +434,69 @@ def missing_emails(turn: Turn, understanding: Understanding) -> Reply:
     return Reply().say("\n".join([f"{len(contacts)} clientes sin correo:", *lines]))
 
 
+def contact_card(turn: Turn, understanding: Understanding) -> Reply:
+    """ "¿Cuál es el teléfono de Acme?", "datos de Papelera": one contact's card."""
+    contact = find_contact(turn, understanding, kind=None)
+    if isinstance(contact, Reply):
+        return contact
+    customer = contact.kind == "customer"
+    head = contact.name
+    if contact.trade_name and contact.trade_name != contact.name:
+        head += f" ({contact.trade_name})"
+    lines = [
+        head + ("" if customer else " · proveedor"),
+        f"RFC: {contact.rfc}",
+        "WhatsApp: "
+        + (
+            display_phone(contact.whatsapp)
+            if contact.whatsapp
+            else f"sin registrar («el whatsapp de {contact.display_name} es …»)"
+        ),
+        "Correo: "
+        + (
+            ", ".join(contact.email_list)
+            or f"sin registrar («el correo de {contact.display_name} es …»)"
+        ),
+    ]
+    if contact.terms_days is not None:
+        lines.append(f"Crédito: {contact.terms_days} días")
+    if customer:
+        if contact.virtual_clabe:
+            lines.append(f"Su CLABE para pagarte: {contact.virtual_clabe}")
+        lines.append(f"Recordatorios: {_reminders_state(contact)}")
+    elif contact.clabe:
+        lines.append(f"Su cuenta: CLABE {mask_clabe(contact.clabe)}")
+    totals = repo.balance_totals(
+        turn.session,
+        business_id=turn.business.id,
+        direction="receivable" if customer else "payable",
+        today=turn.today,
+        contact_id=contact.id,
+    )
+    label = "Te debe" if customer else "Le debes"
+    for currency, (total, late, _) in totals.items():
+        overdue = f" ({money(late, currency)} vencido)" if late else ""
+        lines.append(f"{label}: {money(total, currency)}{overdue}")
+    if customer:
+        lines += commitments.word_lines(turn, contact)
+    return Reply().say("\n".join(lines))
+
+
+def _reminders_state(contact: Contact) -> str:
+    if not contact.reminders_enabled:
+        return "en pausa"
+    ways = []
+    if contact.email_reminders and contact.email_list:
+        ways.append("por correo")
+    if contact.whatsapp_opted_out:
+        ways.append("WhatsApp no: se dio de baja")
+    elif contact.whatsapp_reminders and contact.whatsapp:
+        ways.append("por WhatsApp")
+    else:
+        ways.append("WhatsApp apagado")
+    return " · ".join(ways)
+
+
 def set_whatsapp(turn: Turn, understanding: Understanding) -> Reply:
     phone = understanding.entities.phone
     if not phone:
@@ -570,6 +633,7 @@ INTENTS = {
     Intent.PAYABLES_DUE: payables_due,
     Intent.COLLECTION_CHART: collection_chart,
     Intent.MISSING_EMAILS: missing_emails,
+    Intent.CONTACT_INFO: contact_card,
     Intent.SET_CONTACT_WHATSAPP: set_whatsapp,
     Intent.SET_CONTACT_EMAIL: set_email,
     Intent.WHATSAPP_REMINDERS_ON: whatsapp_reminders,

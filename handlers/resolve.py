@@ -90,7 +90,7 @@ def find_contact(
     turn: Turn,
     understanding: Understanding,
     *,
-    kind: str = "customer",
+    kind: str | None = "customer",
     question: str = "¿De qué cliente? Escribe su nombre o RFC.",
 ) -> Contact | Reply:
     """The contact the message names, or a question (which one? / who?)."""
@@ -106,7 +106,9 @@ def find_contact(
     candidates = [ContactCandidate(c.id, c.name, c.trade_name, c.rfc) for c in contacts]
     matches = match_contacts(phrase, candidates, limit=MAX_CHOICES)
     if not matches:
-        noun = "cliente" if kind == "customer" else "proveedor"
+        noun = {"customer": "cliente", "supplier": "proveedor"}.get(
+            kind or "", "contacto"
+        )
         raise NotFound(
             f"No encontré ningún {noun} que se llame «{phrase}». Revisa el nombre "
             "o escribe su RFC."

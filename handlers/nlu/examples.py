@@ -182,6 +182,12 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "clientes sin correo electronico",
         "quienes no tienen mail registrado",
     ),
+    Intent.CONTACT_INFO: (
+        "cual es el telefono del cliente",
+        "datos de contacto del proveedor",
+        "dame el correo del cliente",
+        "que rfc tiene el cliente",
+    ),
     Intent.PROMISES: (
         "quien prometio pagar",
         "promesas de pago de los clientes",

@@ -262,6 +262,8 @@ _OWNER: list[Rule] = [
             r"|(?:desactiva|apaga|quita|deshabilita)\b.*whatsapp.*recordatorios?"
             r"|recordatorios? (?:por|de|x) whatsapp.*\b(?:off|desactivados?|"
             r"apagados?)\b"
+            r"|^(?:desactiva|desactivale|apaga|apagale|quita|quitale|deshabilita)"
+            r"(?: el| los)? whatsapp\b"
         ),
     ),
     Rule(
@@ -272,6 +274,8 @@ _OWNER: list[Rule] = [
             r"|(?:manda|mandale|envia|enviale)\b.*recordatorios\b.*whatsapp"
             r"|(?:activa|prende|habilita)\b.*whatsapp.*recordatorios?"
             r"|recordatorios? (?:por|de|x) whatsapp.*\b(?:on|activados?|prendidos?)\b"
+            r"|^(?:activa|activale|prende|prendele|enciende|habilita)(?: el| los)? "
+            r"whatsapp\b"
         ),
     ),
     Rule(
@@ -283,6 +287,22 @@ _OWNER: list[Rule] = [
         Intent.SET_CONTACT_WHATSAPP,
         _r(r"whatsapp|\bcel\b|celular|telefono|\bnumero\b|\btel\b|movil"),
         lambda c: c.phone,
+    ),
+    # "¿Cuál es el teléfono de Acme?", "datos de Papelera" (nothing to set).
+    Rule(
+        Intent.CONTACT_INFO,
+        _r(
+            r"^(?!.*\b(?:manda|mandale|envia|enviale|reenvia|pasale|activa|activale|"
+            r"desactiva|apaga|prende|quita|quitale|borra|cambia|cambiale|actualiza|"
+            r"recuerdale)\b)(?:"
+            r"\b(?:datos|informacion|info|ficha|tarjeta|contacto) (?:de contacto )?"
+            r"(?:de|del)\b"
+            r"|\b(?:whatsapp|wa|cel|celular|telefono|numero|tel|movil|correo|e?mail|"
+            r"rfc|clabe|cuenta bancaria)\b (?:de|del|tiene)\b"
+            r"|\b(?:que|cual) (?:es (?:el|su) )?(?:whatsapp|celular|telefono|numero|"
+            r"correo|e?mail|rfc|clabe) (?:tiene|de)\b)"
+        ),
+        lambda c: not (c.phone or c.email or c.refs or c.amount),
     ),
     Rule(
         Intent.RESUME_REMINDERS,

@@ -42,6 +42,7 @@ class Intent(StrEnum):
     FINANCING_STATUS = "financing_status"
     REPLY_TO_CUSTOMER = "reply_to_customer"
     MISSING_EMAILS = "missing_emails"
+    CONTACT_INFO = "contact_info"
     PROMISES = "promises"
     DISPUTES = "disputes"
     UNDO = "undo"
@@ -104,6 +105,7 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.FINANCING_STATUS,
         Intent.REPLY_TO_CUSTOMER,
         Intent.MISSING_EMAILS,
+        Intent.CONTACT_INFO,
         Intent.PROMISES,
         Intent.DISPUTES,
         Intent.UNDO,

@@ -47,6 +47,7 @@ NAMED_CONTACT_INTENTS = frozenset(
         Intent.MOVEMENTS,
         Intent.PROMISES,
         Intent.DISPUTES,
+        Intent.CONTACT_INFO,
     }
 )
 # Intents that may be about every contact at once ("pausa todos los recordatorios").

@@ -51,3 +51,29 @@ def test_how_many_customers_owe(books: Books) -> None:
     assert "$1,960.00 en 3 facturas" in reply.text
     assert "Son 2 clientes con saldo pendiente." in reply.text
     assert "clientes con saldo" not in books.say("¿cuánto me deben?").text
+
+
+def test_a_customers_card_answers_what_is_their_number(books: Books) -> None:
+    with books.db.session() as session, session.begin():
+        acme = session.scalars(
+            select(Contact).where(Contact.name == "Acme Industrial")
+        ).one()
+        acme.rfc, acme.terms_days = "AIN850101AB2", 30
+
+    card = books.say("¿cuál es el teléfono de Acme?").text.splitlines()
+    gamma = books.say("datos de Gamma").text.splitlines()
+
+    assert card == [
+        "Acme Industrial",
+        "RFC: AIN850101AB2",
+        "WhatsApp: +52 55 4444 3333",
+        "Correo: pagos@acme.mx",
+        "Crédito: 30 días",
+        "Recordatorios: por correo · WhatsApp apagado",
+        "Te debe: $1,660.00 ($1,160.00 vencido)",
+    ]
+    assert gamma[2] == "WhatsApp: sin registrar («el whatsapp de Gamma Servicios es …»)"
+    assert "Correo: sin registrar" in gamma[3]
+    # Giving the number is setting it, not asking for it.
+    books.say("el whatsapp de Gamma es 55 1234 5678")
+    assert "WhatsApp: +52 55 1234 5678" in books.say("datos de Gamma").text
