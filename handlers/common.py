@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flows.messages import Reply
+from flows.messages import NO, YES, Reply
 from handlers import actions
 from handlers.context import Turn
 from handlers.nlu import Entities, Intent, Role, Understanding
@@ -89,7 +89,10 @@ def confirm_step(turn: Turn, understanding: Understanding) -> Reply | None:
     if understanding.intent == Intent.CONFIRM_NO:
         turn.finish()
         return Reply().say(texts.NOT_DONE)
-    # Anything else abandons the pending action and is handled as a new message.
+    if understanding.intent == Intent.UNKNOWN:
+        # Nothing readable: the proposal stays, asked again.
+        return Reply().say(texts.STILL_PENDING, YES, NO)
+    # Another request abandons the pending action and is handled as it is.
     return None
 
 

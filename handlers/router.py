@@ -17,6 +17,7 @@ from handlers import (
     collect,
     commitments,
     common,
+    contacts,
     credit_notes,
     customer,
     digest,
@@ -45,6 +46,7 @@ INTENTS: dict[Intent, Handler] = {
     **financing.INTENTS,
     **collect.INTENTS,
     **commitments.INTENTS,
+    **contacts.INTENTS,
     **customer.INTENTS,
     **customer.COMMON,
     **payables.INTENTS,
@@ -57,6 +59,7 @@ INTENTS: dict[Intent, Handler] = {
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
     **resolve.STEPS,
+    **contacts.STEPS,
     **owner.STEPS,
     **customer.STEPS,
     **financing.STEPS,
@@ -78,7 +81,7 @@ OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY | sat.OWNER_ONLY
 OWNER_ONLY |= plans.OWNER_ONLY | credit_notes.OWNER_ONLY | catalog.OWNER_ONLY
 OWNER_ONLY |= sat_links.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
-TEAM_ONLY |= frozenset(commitments.INTENTS)
+TEAM_ONLY |= frozenset(commitments.INTENTS) | frozenset(contacts.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)
 # Button payloads "<prefix>:<id>:<verb>" go straight to the feature that made them,

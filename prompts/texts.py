@@ -26,7 +26,9 @@ HELP_OWNER = """Esto es lo que puedo hacer:
 • Una factura: «¿cómo va la A-102?»
 • Cobros: «Acme me pagó 5 mil», «marca pagada la A-102», «deshacer»
 • Links: «mándale el link de pago a Acme», «nuevo link para Acme»
-• Contactos: «el whatsapp de Acme es 55 1234 5678», «el correo de Acme es pagos@acme.mx»
+• Contactos: «el whatsapp de Acme es 55 1234 5678»,
+  «el correo de Acme es pagos@acme.mx», «¿cuál es el teléfono de Acme?»,
+  «da de alta al cliente Luna, RFC LUN010101AB1»
 • Recordar ya: «recuérdale a Acme» (le mando su estado de cuenta),
   «recuérdales a todos los vencidos»
 • Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»
@@ -62,3 +64,4 @@ CANCELLED = "Listo, lo dejé así. No hice ningún cambio."
 NOTHING_TO_CANCEL = "No hay nada pendiente que cancelar."
 NOTHING_PENDING = "No tengo ninguna pregunta pendiente. ¿En qué te ayudo?"
 NOT_DONE = "Va, no hice nada."
+STILL_PENDING = "No te entendí. ¿Sigo con lo que te propuse?"

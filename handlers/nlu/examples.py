@@ -182,6 +182,11 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "clientes sin correo electronico",
         "quienes no tienen mail registrado",
     ),
+    Intent.ADD_CONTACT: (
+        "da de alta un cliente nuevo",
+        "agrega un proveedor",
+        "registra a un nuevo cliente con su rfc",
+    ),
     Intent.CONTACT_INFO: (
         "cual es el telefono del cliente",
         "datos de contacto del proveedor",

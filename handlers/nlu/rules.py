@@ -86,7 +86,10 @@ _COMMON: list[Rule] = [
         _whole(
             r"si|va|vale|dale|orale|correcto|ok|claro|sale|de acuerdo|afirmativo|"
             r"confirmo|confirmado|adelante|hazlo|exacto|asi es|perfecto|eso|ajá|aja|"
-            r"sii|si claro|claro que si|por supuesto|listo|sale y vale|yes|\U0001f44d"
+            r"sii|si claro|claro que si|por supuesto|listo|sale y vale|yes|\U0001f44d|"
+            r"porfa|porfis|por favor|andale|de una|esta bien|"
+            r"(?:orale|sale|va|andale) pues|"
+            r"mandalo|mandala|mandalos|envialo|enviala|registralo|timbralo|hazle"
         ),
     ),
     Rule(
@@ -227,6 +230,19 @@ _OWNER: list[Rule] = [
         Intent.INVOICE_STATUS,
         _r(r"^(?:y )?ya (?:me |nos )?(?:pagaron|pago|se pago|liquidaron|la pagaron)\b"),
         lambda c: c.refs and c.question,
+    ),
+    Rule(
+        Intent.ADD_CONTACT,
+        _r(
+            r"^(?:oye |por favor )?(?:(?:agrega|agregame|anade|registra|registrame|"
+            r"crea|crear|da de alta|dar de alta|doy de alta|dame de alta|alta de)"
+            r"(?: a| al)?(?: un| una| el| la| mi| nuevo| nueva)* )?"
+            r"(?:nuevo |nueva )(?:cliente|proveedor)\b"
+            r"|^(?:oye |por favor )?(?:agrega|agregame|anade|registra|registrame|"
+            r"crea|da de alta|dar de alta|doy de alta|dame de alta|alta de)"
+            r"(?: a| al)?(?: un| una| el| la| mi)* (?:cliente|proveedor)\b"
+            r"(?! (?:de|del|a|al|que) )"
+        ),
     ),
     Rule(
         Intent.PROMISES,

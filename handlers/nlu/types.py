@@ -43,6 +43,7 @@ class Intent(StrEnum):
     REPLY_TO_CUSTOMER = "reply_to_customer"
     MISSING_EMAILS = "missing_emails"
     CONTACT_INFO = "contact_info"
+    ADD_CONTACT = "add_contact"
     PROMISES = "promises"
     DISPUTES = "disputes"
     UNDO = "undo"
@@ -106,6 +107,7 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.REPLY_TO_CUSTOMER,
         Intent.MISSING_EMAILS,
         Intent.CONTACT_INFO,
+        Intent.ADD_CONTACT,
         Intent.PROMISES,
         Intent.DISPUTES,
         Intent.UNDO,

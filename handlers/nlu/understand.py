@@ -162,6 +162,10 @@ def understand_by_semantics(
     normalized = normalize(text)
     intent, margin = default_classifier().classify(text, allowed_intents(role))
     confidence = round(min(1.0, 0.5 + margin * 10), 3)
+    if intent is Intent.CONFIRM_YES:
+        # A yes carries out what was proposed: it must be said, never guessed
+        # ("xyz" reads close to "sí" and would confirm a payment).
+        intent = None
     if intent is None:
         return Understanding(
             Intent.UNKNOWN,
@@ -198,4 +202,7 @@ def understand(
 
     from handlers.nlu.llm import understand_by_llm
 
-    return understand_by_llm(text, role=role, today=today, llm=llm) or by_semantics
+    by_llm = understand_by_llm(text, role=role, today=today, llm=llm)
+    if by_llm is None or by_llm.intent is Intent.CONFIRM_YES:
+        return by_semantics
+    return by_llm

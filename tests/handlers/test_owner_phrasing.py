@@ -77,3 +77,56 @@ def test_a_customers_card_answers_what_is_their_number(books: Books) -> None:
     # Giving the number is setting it, not asking for it.
     books.say("el whatsapp de Gamma es 55 1234 5678")
     assert "WhatsApp: +52 55 1234 5678" in books.say("datos de Gamma").text
+
+
+def test_a_guess_never_confirms(books: Books) -> None:
+    books.say("Acme me pagó 500")
+
+    reply = books.say("xyz")  # reads close to "sí" for the semantic classifier
+
+    with books.db.session() as session:
+        assert session.scalars(select(Payment)).all() == []
+    assert "Registré" not in reply.text
+    books.say("sí por favor mándalo")
+    with books.db.session() as session:
+        assert len(session.scalars(select(Payment)).all()) == 1
+
+
+def test_adding_a_customer_asks_for_the_rfc_then_shows_the_card(
+    books: Books,
+) -> None:
+    asked = books.say("agrega un cliente: Juan Pérez, 55 1234 5678")
+    unsure = books.say("no sé")
+    done = books.say("PEJJ800101AB1")
+    again = books.say("da de alta al cliente Juan Pérez, RFC PEJJ800101AB1")
+
+    assert asked.text.startswith("¿Cuál es el RFC de Juan Pérez?")
+    assert "genérico XAXX010101000" in unsure.text
+    assert done.text.splitlines()[:4] == [
+        "Listo, di de alta a Juan Pérez como cliente.",
+        "Juan Pérez",
+        "RFC: PEJJ800101AB1",
+        "WhatsApp: +52 55 1234 5678",
+    ]
+    assert again.text.startswith("Ya tenía a Juan Pérez con ese RFC")
+    with books.db.session() as session:
+        juan = session.scalars(select(Contact).where(Contact.rfc == "PEJJ800101AB1"))
+        assert len(juan.all()) == 1
+
+
+def test_a_supplier_added_in_one_message_and_a_datum_for_a_known_one(
+    books: Books,
+) -> None:
+    supplier = books.say(
+        "nuevo proveedor Aceros del Centro, ACE0101019Z3, ventas@aceros.mx"
+    )
+    datum = books.say("agrega al cliente Gamma el correo pagos@gamma.mx")
+
+    assert supplier.text.splitlines()[1] == "Aceros del Centro · proveedor"
+    assert "Correo: ventas@aceros.mx" in supplier.text
+    assert datum.text == "Listo, guardé el correo de Gamma Servicios."
+    with books.db.session() as session:
+        gamma = session.scalars(
+            select(Contact).where(Contact.name == "Gamma Servicios")
+        ).one()
+        assert gamma.email_list == ["pagos@gamma.mx"]

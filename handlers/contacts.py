@@ -1,0 +1,202 @@
+"""Adding a customer or supplier from the chat.
+
+«Da de alta al cliente Comercial Luna, RFC CLU010101AB1, 55 1234 5678,
+pagos@luna.mx»: the name, the RFC (so that their CFDI find them, not a twin), and
+optionally their WhatsApp and email. The answer is the new contact's card.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flows import business as business_flows
+from flows.audit import audit
+from flows.errors import InvalidInput
+from flows.fmt import GENERIC_RFCS, RFC_RE, match_key
+from flows.messages import Reply
+from handlers.context import Turn
+from handlers.nlu import ContactCandidate, Intent, Understanding, match_contacts
+from handlers.nlu.normalize import fold
+from handlers.owner import contact_card
+from handlers.resolve import park, resumed
+from storage import repo
+from storage.models import Contact, ContactKind
+
+ASK_RFC_FLOW = "ask_rfc"
+GENERIC_RFC = "XAXX010101000"  # público en general
+
+# The order itself: "agrega al cliente", "nuevo proveedor:", "da de alta a".
+_ORDER = re.compile(
+    r"^\W*(?:oye,? |por favor,? )?(?:(?:agrega|agregame|anade|añade|registra|"
+    r"registrame|crea|crear|da de alta|dar de alta|doy de alta|dame de alta|alta de)"
+    r"(?: a| al)?(?: un| una| el| la| mi| nuevo| nueva)*\s+)?"
+    r"(?:nuevo |nueva )?(?:cliente|proveedor)\b\W*",
+    re.IGNORECASE,
+)
+_RFC_WORD = re.compile(r"\b([A-ZÑ&]{3,4}\d{6}[A-Z\d]{3})\b", re.IGNORECASE)
+# Where the name ends: a comma, "con", "rfc", a phone, an email.
+_NAME_END = re.compile(
+    r"[,;(]|\s(?:(?:el|su)\s)?(?:con|rfc|whatsapp|wa|correo|email|mail|tel|telefono|teléfono|"
+    r"cel|celular|numero|número)\b|\s\+?\d[\d\s-]{6,}|\S+@"
+    r"|\s[A-ZÑ&]{3,4}\d{6}",
+    re.IGNORECASE,
+)
+
+
+def add_contact(turn: Turn, understanding: Understanding) -> Reply:
+    text = turn.inbound.text.strip()
+    kind = (
+        ContactKind.SUPPLIER
+        if re.search(r"\bproveedor", fold(text))
+        else ContactKind.CUSTOMER
+    )
+    noun = "proveedor" if kind == ContactKind.SUPPLIER else "cliente"
+    name = _name(text)
+    example = f"«da de alta al {noun} Comercial Luna, RFC CLU010101AB1, 55 1234 5678»"
+    if not name:
+        raise InvalidInput(f"¿Cómo se llama? Escríbemelo así: {example}.")
+    rfc = _rfc(text)
+    entities = understanding.entities
+    if rfc is None and (entities.phone or entities.email):
+        # "Agrega al cliente Acme el correo …": a datum for one they already have.
+        known = _known(turn, name, kind)
+        if known is not None:
+            business_flows.update_contact(
+                turn.session,
+                contact=known,
+                actor=turn.speaker.actor,
+                channel=turn.channel,
+                now=turn.now,
+                whatsapp=entities.phone,
+                email=entities.email,
+            )
+            what = "el correo" if entities.email else "el WhatsApp"
+            if entities.phone and entities.email:
+                what = "el WhatsApp y el correo"
+            return Reply().say(f"Listo, guardé {what} de {known.display_name}.")
+    if rfc is None:
+        return park(
+            turn,
+            ASK_RFC_FLOW,
+            understanding,
+            f"¿Cuál es el RFC de {name}? Con él encuentro sus facturas. Si no tiene, "
+            "escribe «genérico».",
+            name=name,
+            kind=str(kind),
+        )
+    return _create(turn, understanding, name=name, kind=kind, rfc=rfc)
+
+
+def ask_rfc_step(turn: Turn, understanding: Understanding) -> Reply | None:
+    """The answer to "¿Cuál es su RFC?": the RFC, or «genérico»."""
+    rfc = _rfc(turn.inbound.text)
+    if rfc is None and re.search(r"\bgeneric", fold(turn.inbound.text)):
+        rfc = GENERIC_RFC
+    if rfc is None:
+        if understanding.intent is Intent.CONFIRM_NO or re.search(
+            r"\bno (?:se|lo se|tiene|tengo|lo tengo|tienen|cuento)\b|\bninguno\b",
+            fold(turn.inbound.text),
+        ):
+            return Reply().say(
+                "Sin RFC lo doy de alta con el genérico XAXX010101000, y no lo "
+                "encontraré en facturas con RFC propio. ¿Así? Escribe «genérico», o "
+                "mándame el RFC cuando lo tengas (o «cancelar»)."
+            )
+        if understanding.intent is not Intent.UNKNOWN:
+            return None  # something else: the router takes it
+        return Reply().say(
+            "Eso no parece un RFC: son 12 o 13 letras y números, como CLU010101AB1. "
+            "¿Cuál es? (o «cancelar»)"
+        )
+    data = turn.conversation.data
+    request = resumed(turn)
+    turn.finish()
+    return _create(
+        turn, request, name=data["name"], kind=ContactKind(data["kind"]), rfc=rfc
+    )
+
+
+def _create(
+    turn: Turn, understanding: Understanding, *, name: str, kind: ContactKind, rfc: str
+) -> Reply:
+    """The new contact (or the one already there), answered with its card."""
+    noun = "proveedor" if kind == ContactKind.SUPPLIER else "cliente"
+    existing = repo.contact_by_key(
+        turn.session,
+        business_id=turn.business.id,
+        kind=kind,
+        key=match_key(rfc, name),
+    )
+    if existing is not None:
+        turn.notes["contact_id"] = existing.id
+        card = contact_card(turn, understanding)
+        return Reply().say(
+            f"Ya tenía a {existing.display_name} con ese RFC; no lo dupliqué.\n"
+            + card.text
+        )
+    contact, _ = business_flows.get_or_create_contact(
+        turn.session,
+        business=turn.business,
+        kind=kind,
+        rfc=rfc,
+        name=name,
+        now=turn.now,
+    )
+    entities = understanding.entities
+    if entities.phone or entities.email:
+        business_flows.update_contact(
+            turn.session,
+            contact=contact,
+            actor=turn.speaker.actor,
+            channel=turn.channel,
+            now=turn.now,
+            whatsapp=entities.phone,
+            email=entities.email,
+        )
+    audit(
+        turn.session,
+        business_id=turn.business.id,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        action="contact.created",
+        subject=f"contact:{contact.id}",
+        data={"kind": str(kind)},
+        now=turn.now,
+    )
+    turn.notes["contact_id"] = contact.id
+    card = contact_card(turn, understanding)
+    head = f"Listo, di de alta a {contact.name} como {noun}."
+    if rfc in GENERIC_RFCS:
+        head += " Con el RFC genérico no lo encuentro en facturas con RFC propio."
+    return Reply().say(f"{head}\n{card.text}")
+
+
+def _name(text: str) -> str:
+    """The contact's name: what follows the order, up to its first other datum."""
+    rest = _ORDER.sub("", text, count=1)
+    cut = _NAME_END.search(rest)
+    name = (rest[: cut.start()] if cut else rest).strip(" :.-")
+    name = re.sub(r"\s+(?:y|e)$", "", name, flags=re.IGNORECASE)
+    return " ".join(name.split())
+
+
+def _known(turn: Turn, name: str, kind: str) -> Contact | None:
+    """The one contact of this kind the name clearly points at, if any."""
+    contacts = repo.contacts_of(turn.session, business_id=turn.business.id, kind=kind)
+    candidates = [ContactCandidate(c.id, c.name, c.trade_name, c.rfc) for c in contacts]
+    matches = match_contacts(name, candidates, limit=2)
+    if len(matches) != 1:
+        return None
+    return next(c for c in contacts if c.id == matches[0].id)
+
+
+def _rfc(text: str) -> str | None:
+    for match in _RFC_WORD.finditer(text):
+        candidate = match.group(1).upper()
+        if RFC_RE.match(candidate):
+            return candidate
+    return None
+
+
+INTENTS = {Intent.ADD_CONTACT: add_contact}
+STEPS = {ASK_RFC_FLOW: ask_rfc_step}
