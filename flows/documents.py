@@ -18,7 +18,7 @@ from threading import Lock
 
 from lxml import etree
 
-from flows.fmt import money, short_date
+from flows.fmt import as_utc, money, short_date
 from storage.models import Business, Contact, Invoice
 
 log = logging.getLogger(__name__)
@@ -166,9 +166,7 @@ def _draw_invoice(
     # fpdf is imported when a PDF is drawn, not when Cobra starts.
     from flows.pdfpage import LetterPage, amount_text, quantity_text
 
-    issued = invoice.issued_at
-    if issued.tzinfo is None:
-        issued = issued.replace(tzinfo=dt.UTC)
+    issued = as_utc(invoice.issued_at)
     pdf = LetterPage(
         "Representación legible de un CFDI; el documento fiscal es su XML.", issued
     )

@@ -23,6 +23,7 @@ from flows.audit import audit
 from flows.business import token_hash, validate_email
 from flows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from flows.fmt import (
+    as_utc,
     bank_name,
     mask_clabe,
     mask_phone,
@@ -759,9 +760,7 @@ def application_by_web_token(
     expires = application.web_token_expires_at
     if expires is None:
         return None
-    if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=dt.UTC)
-    return application if now < expires else None
+    return application if now < as_utc(expires) else None
 
 
 def save_web_answers(

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flows.business import portal_token, portal_url
-from flows.fmt import local_date, mask_clabe
+from flows.fmt import as_utc, local_date, mask_clabe
 from flows.outbox import enqueue
 from storage.models import (
     Business,
@@ -149,9 +149,7 @@ def _payment_facts(payment: Payment, business: Business) -> dict[str, Any]:
             "amount": str(allocation.amount),
             "balance_after": str(after),
         }
-    paid_at = payment.paid_at
-    if paid_at.tzinfo is None:  # SQLite hands back naive UTC
-        paid_at = paid_at.replace(tzinfo=dt.UTC)
+    paid_at = as_utc(payment.paid_at)
     return {
         "business_name": business.name,
         "amount": str(payment.amount),

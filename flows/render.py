@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from flows.fmt import money, short_date
+from flows.fmt import as_utc, money, short_date
 from flows.messages import Button
 from flows.outbox import Attachment, RenderedMessage
 from flows.sat.notices import cfdi_attachments
@@ -181,9 +181,7 @@ def _needs_template(session: Session, row: OutboundMessage, now: dt.datetime) ->
         )
     if last is None:
         return True
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=dt.UTC)
-    return now - last >= WHATSAPP_WINDOW
+    return now - as_utc(last) >= WHATSAPP_WINDOW
 
 
 def _carried_files(payload: dict[str, Any]) -> tuple[Attachment, ...]:

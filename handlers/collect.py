@@ -17,7 +17,7 @@ from typing import Any
 from flows import business as business_flows
 from flows import customer_side, links, reminders
 from flows.errors import MoneyRuleViolation, NotFound
-from flows.fmt import local_date, money, to_money
+from flows.fmt import as_utc, local_date, money, short_date, to_money, zone
 from flows.messages import Reply
 from flows.money import Allocation, propose_allocation, record_payment, reverse_payment
 from flows.outbox import QUIET_UNTIL
@@ -39,6 +39,16 @@ def register_payment(turn: Turn, understanding: Understanding) -> Reply:
     entities = understanding.entities
     named: list[Invoice] = []
     contact: Contact | None = None
+    received_on = entities.past_date
+    if received_on is not None and received_on > turn.today:
+        # Only words that point forward ("mañana") land here.
+        return Reply().say(
+            "Esa fecha todavía no llega: registro los pagos cuando ya los "
+            "recibiste. Si te prometieron pagar ese día, escríbelo así: «Acme paga "
+            "mañana», y lo anoto como promesa."
+        )
+    if received_on == turn.today:
+        received_on = None
 
     if entities.invoice_refs:
         named = find_invoices(turn, entities.invoice_refs)
@@ -87,8 +97,14 @@ def register_payment(turn: Turn, understanding: Understanding) -> Reply:
         )
     plan = _plan(pool, to_money(amount), named=bool(named))
 
+    when = (
+        f", recibido el {short_date(received_on, today=turn.today)}"
+        if received_on
+        else ""
+    )
     lines = [
-        f"Registro un pago de {money(amount, currency)} de {contact.display_name}:"
+        f"Registro un pago de {money(amount, currency)} de "
+        f"{contact.display_name}{when}:"
     ]
     for allocation in plan:
         rest = allocation.invoice.balance - allocation.amount
@@ -104,6 +120,7 @@ def register_payment(turn: Turn, understanding: Understanding) -> Reply:
         "currency": currency,
         "allocations": [[a.invoice.id, str(a.amount)] for a in plan],
         "key": secrets.token_hex(8),
+        "received_on": received_on.isoformat() if received_on else None,
     }
     return actions.propose(turn, "register_payment", payload, "\n".join(lines))
 
@@ -147,7 +164,7 @@ def do_register_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
         contact=contact,
         amount=Decimal(payload["amount"]),
         currency=payload["currency"],
-        paid_at=turn.now,
+        paid_at=_paid_at(turn, payload.get("received_on")),
         allocations=allocations,
         source=SOURCE_BY_CHANNEL.get(turn.channel, "chat"),
         actor=turn.speaker.actor,
@@ -180,6 +197,18 @@ def do_register_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
     )
 
 
+def _paid_at(turn: Turn, received_on: str | None) -> dt.datetime:
+    """Now, or midday (the business's time) of the earlier day the owner named."""
+    if not received_on:
+        return turn.now
+    midday = dt.datetime.combine(
+        dt.date.fromisoformat(received_on),
+        dt.time(12),
+        tzinfo=zone(turn.business.timezone),
+    )
+    return min(midday.astimezone(dt.UTC), turn.now)
+
+
 def undo(turn: Turn, understanding: Understanding) -> Reply:
     payment = repo.last_payment(
         turn.session, business_id=turn.business.id, recorded_by=turn.speaker.actor
@@ -199,10 +228,7 @@ def undo(turn: Turn, understanding: Understanding) -> Reply:
 
 
 def _aware_age(turn: Turn, payment: Payment) -> dt.timedelta:
-    created = payment.created_at
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)
-    return turn.now - created
+    return turn.now - as_utc(payment.created_at)
 
 
 def do_undo_payment(turn: Turn, payload: dict[str, Any]) -> Reply:

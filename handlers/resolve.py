@@ -37,7 +37,9 @@ MAX_CHOICES = 5
 def entities_to_json(entities: Entities) -> dict[str, Any]:
     data = asdict(entities)
     data["amount"] = str(entities.amount) if entities.amount is not None else None
-    data["date"] = entities.date.isoformat() if entities.date else None
+    for field in ("date", "past_date"):
+        day = getattr(entities, field)
+        data[field] = day.isoformat() if day else None
     data["invoice_refs"] = [[r.series, r.folio] for r in entities.invoice_refs]
     return data
 
@@ -48,13 +50,18 @@ def entities_from_json(data: dict[str, Any]) -> Entities:
         currency=data.get("currency"),
         invoice_refs=tuple(InvoiceRef(s, f) for s, f in data.get("invoice_refs", [])),
         customer=data.get("customer"),
-        date=dt.date.fromisoformat(data["date"]) if data.get("date") else None,
+        date=_day(data.get("date")),
+        past_date=_day(data.get("past_date")),
         period=data.get("period"),
         phone=data.get("phone"),
         email=data.get("email"),
         all_contacts=bool(data.get("all_contacts")),
         text=data.get("text"),
     )
+
+
+def _day(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
 
 
 def park(

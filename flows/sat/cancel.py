@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from flows.audit import audit
 from flows.errors import Conflict, InvalidInput, MoneyRuleViolation, NotFound
+from flows.fmt import as_utc
 from flows.money import cancel_invoice
 from flows.sat.complements import complements_in_force
 from flows.sat.pac import Pac
@@ -66,10 +67,7 @@ def acceptance_required(invoice: Invoice, *, now: dt.datetime) -> bool:
         return False
     if invoice.contact.rfc == PUBLIC_RFC:
         return False
-    issued = invoice.issued_at
-    if issued.tzinfo is None:
-        issued = issued.replace(tzinfo=dt.UTC)
-    return now - issued > dt.timedelta(hours=24)
+    return now - as_utc(invoice.issued_at) > dt.timedelta(hours=24)
 
 
 def check_cancellable(

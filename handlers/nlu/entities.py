@@ -113,6 +113,7 @@ def parse_entities(
         invoice_refs=parse_invoice_refs(text),
         customer=extract_customer(text, today) if customer else None,
         date=parse_date(text, today),
+        past_date=parse_date(text, today, past=True),
         period=parse_period(text),
         phone=parse_phone(text),
         email=parse_email(text),

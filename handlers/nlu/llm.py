@@ -122,6 +122,9 @@ def understand_by_llm(
     if date is None and reading.date is not None:
         earliest, latest = today - _DATE_WINDOW_BACK, today + _DATE_WINDOW_AHEAD
         date = reading.date if earliest <= reading.date <= latest else None
+    past_date = entities.past_date
+    if past_date is None and date is not None and date <= today:
+        past_date = date
     reply = entities.text
     if intent is Intent.REPLY_TO_CUSTOMER and reply is None:
         reply = _in_text(reading.text, text)
@@ -132,6 +135,7 @@ def understand_by_llm(
         currency=currency,
         customer=customer,
         date=date,
+        past_date=past_date,
         text=reply,
     )
     logger.info("llm reading", extra={"intent": intent.value, "role": role.value})

@@ -259,18 +259,20 @@ _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
-def _date_spans(folded: str, today: datetime.date) -> list[tuple[Span, datetime.date]]:
+def _date_spans(
+    folded: str, today: datetime.date, past: bool = False
+) -> list[tuple[Span, datetime.date]]:
     found = []
     for kind, pattern in _DATE_PATTERNS:
         for match in pattern.finditer(folded):
-            resolved = _resolve(kind, match, today)
+            resolved = _resolve(kind, match, today, past)
             if resolved is not None:
                 found.append((match.span(), resolved))
     return found
 
 
 def _resolve(
-    kind: str, match: re.Match[str], today: datetime.date
+    kind: str, match: re.Match[str], today: datetime.date, past: bool
 ) -> datetime.date | None:
     try:
         if kind == "iso":
@@ -278,10 +280,14 @@ def _resolve(
             return datetime.date(year, month, day)
         if kind == "dmy":
             day, month = int(match.group(1)), int(match.group(2))
-            return _day_month(day, month, match.group(3), today)
+            return _day_month(day, month, match.group(3), today, past)
         if kind == "day_month":
             return _day_month(
-                int(match.group(1)), _MONTHS[match.group(2)], match.group(3), today
+                int(match.group(1)),
+                _MONTHS[match.group(2)],
+                match.group(3),
+                today,
+                past,
             )
     except ValueError:
         return None
@@ -294,6 +300,9 @@ def _resolve(
     if kind == "ayer":
         return today - datetime.timedelta(days=1)
     if kind == "weekday":
+        if past:
+            back = (today.weekday() - _WEEKDAYS[match.group(1)] - 1) % 7 + 1
+            return today - datetime.timedelta(days=back)
         ahead = (_WEEKDAYS[match.group(1)] - today.weekday() - 1) % 7 + 1
         return today + datetime.timedelta(days=ahead)
     if kind == "month_end":
@@ -309,7 +318,7 @@ def _resolve(
         monday = today + datetime.timedelta(days=7 - today.weekday())
         return monday + datetime.timedelta(days=4)
     if kind == "day_only":
-        return _next_day_of_month(int(match.group(1)), today)
+        return _day_of_month(int(match.group(1)), today, past)
     return None
 
 
@@ -318,38 +327,45 @@ def _month_end(today: datetime.date) -> datetime.date:
 
 
 def _day_month(
-    day: int, month: int, year: str | None, today: datetime.date
+    day: int, month: int, year: str | None, today: datetime.date, past: bool
 ) -> datetime.date:
     if year:
         full = int(year) + (2000 if len(year) == 2 else 0)
         return datetime.date(full, month, day)
-    candidate = (
-        datetime.date(today.year, month, day)
-        if _valid(today.year, month, day)
-        else None
-    )
-    if candidate is None or candidate < today:
-        return datetime.date(today.year + 1, month, day)
-    return candidate
+    step = -1 if past else 1
+    for offset in (0, step, 2 * step, 3 * step, 4 * step):
+        # A 29 de febrero waits for a leap year; four years always hold one.
+        if _valid(today.year + offset, month, day):
+            candidate = datetime.date(today.year + offset, month, day)
+            if (candidate <= today) if past else (candidate >= today):
+                return candidate
+    raise ValueError(f"no {day}/{month}")
 
 
 def _valid(year: int, month: int, day: int) -> bool:
     return day <= calendar.monthrange(year, month)[1]
 
 
-def _next_day_of_month(day: int, today: datetime.date) -> datetime.date | None:
+def _day_of_month(day: int, today: datetime.date, past: bool) -> datetime.date | None:
+    """The next such day on or after today; with `past`, the last on or before."""
     year, month = today.year, today.month
     for _ in range(13):
         if _valid(year, month, day):
             candidate = datetime.date(year, month, day)
-            if candidate >= today:
+            if (candidate <= today) if past else (candidate >= today):
                 return candidate
-        month = month % 12 + 1
-        year += month == 1
+        if past:
+            month = (month - 2) % 12 + 1
+            year -= month == 12
+        else:
+            month = month % 12 + 1
+            year += month == 1
     return None
 
 
-def parse_date(text: str, today: datetime.date) -> datetime.date | None:
+def parse_date(
+    text: str, today: datetime.date, *, past: bool = False
+) -> datetime.date | None:
     """The first date a message names, resolved against `today`.
 
     - Weekdays ("el viernes", "este viernes", "el próximo viernes") are the
@@ -361,8 +377,13 @@ def parse_date(text: str, today: datetime.date) -> datetime.date | None:
     - "hoy", "mañana" (not "en la mañana"), "pasado mañana", "ayer",
       "fin de mes", "la quincena" (the 15th or the month's last day),
       "en 3 días", "en una semana", and "la próxima semana" (its Friday).
+
+    With `past`, for what has already happened ("me pagó el lunes"), a weekday,
+    a day of the month and a day and month without year are the last such date
+    instead: the weekday before today, the day on or before today. Words that
+    only point forward ("mañana", "en 3 días") keep their meaning.
     """
-    spans = _date_spans(fold(text), today)
+    spans = _date_spans(fold(text), today, past)
     if not spans:
         return None
     first = min(spans, key=lambda item: item[0][0])

@@ -180,6 +180,9 @@ class Entities:
     invoice_refs: tuple[InvoiceRef, ...] = ()
     customer: str | None = None
     date: datetime.date | None = None
+    # The same words read as a day already gone, for what has happened
+    # ("me pagó el lunes" is the Monday before today).
+    past_date: datetime.date | None = None
     period: str | None = None
     phone: str | None = None
     email: str | None = None

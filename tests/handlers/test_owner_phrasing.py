@@ -3,9 +3,12 @@ by RFC; through the engine on both databases."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
+from flows.fmt import as_utc
 from storage.models import Contact, Payment
 from tests.conftest import Db
 from tests.handlers.test_statement_on_request import Books
@@ -130,3 +133,30 @@ def test_a_supplier_added_in_one_message_and_a_datum_for_a_known_one(
             select(Contact).where(Contact.name == "Gamma Servicios")
         ).one()
         assert gamma.email_list == ["pagos@gamma.mx"]
+
+
+def test_a_payment_received_on_an_earlier_day_keeps_that_day(books: Books) -> None:
+    # NOW is Thursday 3 December 2026 in Mexico City.
+    proposal = books.say("Acme me pagó 500 el lunes")
+    assert "recibido el 30 nov" in proposal.text
+    books.say("sí")
+
+    later = books.say("Acme me pagó 100 el 2 de diciembre")
+    assert "recibido el 2 dic" in later.text
+    books.say("sí")
+
+    with books.db.session() as session:
+        paid = sorted(as_utc(p.paid_at) for p in session.scalars(select(Payment)).all())
+    assert paid == [
+        dt.datetime(2026, 11, 30, 18, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 2, 18, 0, tzinfo=dt.UTC),
+    ]
+
+
+def test_a_payment_dated_tomorrow_is_not_recorded(books: Books) -> None:
+    reply = books.say("Acme me pagó 500 mañana")
+
+    assert "todavía no llega" in reply.text
+    books.say("sí")
+    with books.db.session() as session:
+        assert session.scalars(select(Payment)).all() == []

@@ -115,6 +115,26 @@ def test_dates(text: str, expected: datetime.date | None) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        ("me pagó el lunes", datetime.date(2026, 11, 30)),
+        ("el jueves", datetime.date(2026, 11, 26)),  # today excluded
+        ("el 3", TODAY),
+        ("el 15", datetime.date(2026, 11, 15)),
+        ("el 31", datetime.date(2026, 10, 31)),  # November has 30
+        ("el 15 de enero", datetime.date(2026, 1, 15)),
+        ("20 dic", datetime.date(2025, 12, 20)),
+        ("29 de febrero", datetime.date(2024, 2, 29)),
+        ("ayer", datetime.date(2026, 12, 2)),
+        ("15/01/2027", datetime.date(2027, 1, 15)),  # a written year stays
+        ("mañana", datetime.date(2026, 12, 4)),  # forward words keep their sense
+    ],
+)
+def test_dates_already_gone(text: str, expected: datetime.date) -> None:
+    assert parse_date(text, TODAY, past=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("55 1234 5678", "+525512345678"),
         ("(55) 1234-5678", "+525512345678"),
         ("+52 1 55 1234 5678", "+525512345678"),
