@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from flows.audit import audit
 from flows.errors import Conflict, InvalidInput, NotFound
 from flows.fmt import (
+    GENERIC_RFCS,
     clabe_check_digit,
     match_key,
     normalize_phone,
@@ -447,6 +448,42 @@ def update_contact(
         now=now,
     )
     return changes
+
+
+def change_contact_rfc(
+    session: Session,
+    *,
+    contact: Contact,
+    rfc: str,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+) -> None:
+    """Correct a contact's RFC (and with it how CFDI find them).
+
+    Refused when another contact of the same kind already has it: the two are one
+    company, and merging them is not done here.
+    """
+    rfc = validate_rfc(rfc)
+    key = match_key(rfc, contact.name)
+    other = repo.contact_by_key(
+        session, business_id=contact.business_id, kind=contact.kind, key=key
+    )
+    if other is not None and other.id != contact.id:
+        raise Conflict(f"Ese RFC ya es de {other.display_name}.")
+    was_generic = contact.rfc in GENERIC_RFCS
+    contact.rfc = rfc
+    contact.match_key = key
+    audit(
+        session,
+        business_id=contact.business_id,
+        actor=actor,
+        channel=channel,
+        action="contact.rfc_changed",
+        subject=f"contact:{contact.id}",
+        data={"was_generic": was_generic, "generic": rfc in GENERIC_RFCS},
+        now=now,
+    )
 
 
 def _derive_token(key: bytes, contact: Contact) -> str:

@@ -1,28 +1,35 @@
-"""Adding a customer or supplier from the chat.
+"""Adding a customer or supplier from the chat, and correcting their RFC.
 
 «Da de alta al cliente Comercial Luna, RFC CLU010101AB1, 55 1234 5678,
 pagos@luna.mx»: the name, the RFC (so that their CFDI find them, not a twin), and
 optionally their WhatsApp and email. The answer is the new contact's card.
+«El RFC de Luna es CLU010101AB1» corrects one already there, after a «Sí».
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from sqlalchemy import select
 
 from flows import business as business_flows
 from flows.audit import audit
-from flows.errors import InvalidInput
-from flows.fmt import GENERIC_RFCS, RFC_RE, match_key
+from flows.errors import InvalidInput, NotFound
+from flows.fmt import GENERIC_RFCS, match_key
 from flows.messages import Reply
+from handlers import actions
 from handlers.context import Turn
 from handlers.nlu import ContactCandidate, Intent, Understanding, match_contacts
 from handlers.nlu.normalize import fold
+from handlers.nlu.parsing import parse_rfc
 from handlers.owner import contact_card
-from handlers.resolve import park, resumed
+from handlers.resolve import find_contact, park, resumed
 from storage import repo
-from storage.models import Contact, ContactKind
+from storage.models import Contact, ContactKind, Invoice
 
 ASK_RFC_FLOW = "ask_rfc"
+SET_RFC_ACTION = "set_contact_rfc"
 GENERIC_RFC = "XAXX010101000"  # público en general
 
 # The order itself: "agrega al cliente", "nuevo proveedor:", "da de alta a".
@@ -33,7 +40,6 @@ _ORDER = re.compile(
     r"(?:nuevo |nueva )?(?:cliente|proveedor)\b\W*",
     re.IGNORECASE,
 )
-_RFC_WORD = re.compile(r"\b([A-ZÑ&]{3,4}\d{6}[A-Z\d]{3})\b", re.IGNORECASE)
 # Where the name ends: a comma, "con", "rfc", a phone, an email.
 _NAME_END = re.compile(
     r"[,;(]|\s(?:(?:el|su)\s)?(?:con|rfc|whatsapp|wa|correo|email|mail|tel|telefono|teléfono|"
@@ -55,8 +61,19 @@ def add_contact(turn: Turn, understanding: Understanding) -> Reply:
     example = f"«da de alta al {noun} Comercial Luna, RFC CLU010101AB1, 55 1234 5678»"
     if not name:
         raise InvalidInput(f"¿Cómo se llama? Escríbemelo así: {example}.")
-    rfc = _rfc(text)
+    rfc = parse_rfc(text)
     entities = understanding.entities
+    if rfc is not None and rfc not in GENERIC_RFCS:
+        # "Agrega al cliente Luna el RFC …" when Luna is there with the generic
+        # one, or with another: a correction, not a second Luna.
+        same = _same_name(turn, name, kind)
+        if same is not None and same.rfc != rfc:
+            if same.rfc in GENERIC_RFCS:
+                return _propose_rfc(turn, same, rfc)
+            return Reply().say(
+                f"Ya tienes a {same.display_name} con RFC {same.rfc}. Si el correcto "
+                f"es {rfc}, escribe «cambia el RFC de {same.display_name} a {rfc}»."
+            )
     if rfc is None and (entities.phone or entities.email):
         # "Agrega al cliente Acme el correo …": a datum for one they already have.
         known = _known(turn, name, kind)
@@ -89,7 +106,7 @@ def add_contact(turn: Turn, understanding: Understanding) -> Reply:
 
 def ask_rfc_step(turn: Turn, understanding: Understanding) -> Reply | None:
     """The answer to "¿Cuál es su RFC?": the RFC, or «genérico»."""
-    rfc = _rfc(turn.inbound.text)
+    rfc = parse_rfc(turn.inbound.text)
     if rfc is None and re.search(r"\bgeneric", fold(turn.inbound.text)):
         rfc = GENERIC_RFC
     if rfc is None:
@@ -190,13 +207,80 @@ def _known(turn: Turn, name: str, kind: str) -> Contact | None:
     return next(c for c in contacts if c.id == matches[0].id)
 
 
-def _rfc(text: str) -> str | None:
-    for match in _RFC_WORD.finditer(text):
-        candidate = match.group(1).upper()
-        if RFC_RE.match(candidate):
-            return candidate
+def _same_name(turn: Turn, name: str, kind: str) -> Contact | None:
+    """The contact of this kind whose name (or trade name) is this one, if any."""
+    wanted = " ".join(fold(name).split())
+    for contact in repo.contacts_of(
+        turn.session, business_id=turn.business.id, kind=kind
+    ):
+        names = (contact.name, contact.trade_name or "")
+        if any(" ".join(fold(n).split()) == wanted for n in names):
+            return contact
     return None
 
 
-INTENTS = {Intent.ADD_CONTACT: add_contact}
+def set_rfc(turn: Turn, understanding: Understanding) -> Reply:
+    """«El RFC de Luna es CLU010101AB1»: proposed, done on «Sí»."""
+    rfc = understanding.entities.rfc
+    if rfc is None:
+        raise InvalidInput(
+            "Eso no parece un RFC: son 12 o 13 letras y números, como "
+            "CLU010101AB1. Escríbemelo así: «el RFC de Luna es CLU010101AB1»."
+        )
+    text = fold(turn.inbound.text)
+    kind = "supplier" if re.search(r"\bproveedor", text) else None
+    contact = find_contact(
+        turn, understanding, kind=kind, question="¿De quién es ese RFC?"
+    )
+    if isinstance(contact, Reply):
+        return contact
+    if contact.rfc == rfc:
+        return Reply().say(f"{contact.display_name} ya tiene el RFC {rfc}.")
+    return _propose_rfc(turn, contact, rfc)
+
+
+def _propose_rfc(turn: Turn, contact: Contact, rfc: str) -> Reply:
+    other = repo.contact_by_key(
+        turn.session,
+        business_id=turn.business.id,
+        kind=contact.kind,
+        key=match_key(rfc, contact.name),
+    )
+    if other is not None:
+        return Reply().say(
+            f"El RFC {rfc} ya es de {other.display_name}; no se lo puedo poner "
+            f"también a {contact.display_name}."
+        )
+    question = (
+        f"¿Cambio el RFC de {contact.display_name} de {contact.rfc} a {rfc}? Con él "
+        "encuentro sus facturas del SAT y saldrán las nuevas que le hagas."
+    )
+    stamped = turn.session.scalar(
+        select(Invoice.id).where(
+            Invoice.contact_id == contact.id, Invoice.uuid.is_not(None)
+        )
+    )
+    if stamped is not None:
+        question += " Las ya timbradas conservan el RFC con que se timbraron."
+    payload = {"contact_id": contact.id, "rfc": rfc}
+    return actions.propose(turn, SET_RFC_ACTION, payload, question)
+
+
+def do_set_rfc(turn: Turn, payload: dict[str, Any]) -> Reply:
+    contact = turn.session.get(Contact, payload["contact_id"])
+    if contact is None or contact.business_id != turn.business.id:
+        raise NotFound("Ese contacto ya no existe.")
+    business_flows.change_contact_rfc(
+        turn.session,
+        contact=contact,
+        rfc=payload["rfc"],
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+    )
+    return Reply().say(f"Listo, {contact.display_name} ya tiene el RFC {contact.rfc}.")
+
+
+INTENTS = {Intent.ADD_CONTACT: add_contact, Intent.SET_CONTACT_RFC: set_rfc}
 STEPS = {ASK_RFC_FLOW: ask_rfc_step}
+actions.register(SET_RFC_ACTION, do_set_rfc)

@@ -55,6 +55,7 @@ def entities_from_json(data: dict[str, Any]) -> Entities:
         period=data.get("period"),
         phone=data.get("phone"),
         email=data.get("email"),
+        rfc=data.get("rfc"),
         all_contacts=bool(data.get("all_contacts")),
         text=data.get("text"),
     )

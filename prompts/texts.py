@@ -28,7 +28,8 @@ HELP_OWNER = """Esto es lo que puedo hacer:
 • Links: «mándale el link de pago a Acme», «nuevo link para Acme»
 • Contactos: «el whatsapp de Acme es 55 1234 5678»,
   «el correo de Acme es pagos@acme.mx», «¿cuál es el teléfono de Acme?»,
-  «da de alta al cliente Luna, RFC LUN010101AB1»
+  «da de alta al cliente Luna, RFC LUN010101AB1»,
+  «el RFC de Luna es LUN010101AB1»
 • Recordar ya: «recuérdale a Acme» (le mando su estado de cuenta),
   «recuérdales a todos los vencidos»
 • Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»

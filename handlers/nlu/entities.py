@@ -17,6 +17,7 @@ from handlers.nlu.parsing import (
     parse_invoice_refs,
     parse_period,
     parse_phone,
+    parse_rfc,
 )
 from handlers.nlu.types import Entities
 
@@ -117,6 +118,7 @@ def parse_entities(
         period=parse_period(text),
         phone=parse_phone(text),
         email=parse_email(text),
+        rfc=parse_rfc(text),
         all_contacts=False,
         text=free_text,
     )

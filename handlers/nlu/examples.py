@@ -187,6 +187,11 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "agrega un proveedor",
         "registra a un nuevo cliente con su rfc",
     ),
+    Intent.SET_CONTACT_RFC: (
+        "el rfc del cliente es",
+        "cambia el rfc del cliente",
+        "corrige su rfc",
+    ),
     Intent.CONTACT_INFO: (
         "cual es el telefono del cliente",
         "datos de contacto del proveedor",

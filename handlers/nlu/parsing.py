@@ -527,6 +527,19 @@ def _number_value(written: str) -> Decimal | None:
 _RFC = re.compile(r"\b[a-z&]{3,4}\d{6}[a-z0-9]{3}\b")
 
 
+_RFC_AS_WRITTEN = re.compile(r"\b([A-ZÑ&]{3,4}\d{6}[A-Z\d]{3})\b", re.IGNORECASE)
+_RFC_SHAPE = re.compile(r"^[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3}$")
+
+
+def parse_rfc(text: str) -> str | None:
+    """The first RFC written in a message, in capitals however it was typed."""
+    for match in _RFC_AS_WRITTEN.finditer(text):
+        candidate = match.group(1).upper()
+        if _RFC_SHAPE.match(candidate):
+            return candidate
+    return None
+
+
 def _masked_spans(folded: str, text: str) -> list[Span]:
     spans: list[Span] = [span for span, _ in _ref_spans(folded)]
     spans += [span for span, _ in _phone_spans(text)]

@@ -244,6 +244,19 @@ _OWNER: list[Rule] = [
             r"(?! (?:de|del|a|al|que) )"
         ),
     ),
+    # "El RFC de Luna es LTE900101AB1", "cambia el RFC de Luna a …".
+    Rule(
+        Intent.SET_CONTACT_RFC,
+        _r(
+            r"^(?!.*\b(?:cuanto|debe|deben|saldo|facturas?|facturale|manda|mandale|"
+            r"envia|enviale)\b)(?=.*\b[a-z&]{3,4}\d{6}[a-z0-9]{3}\b)(?:"
+            r".*\b(?:cambia|cambiale|corrige|corrigele|actualiza|actualizale|pon|"
+            r"ponle|agregale|registrale|guarda|guardale)\b.*\brfc\b"
+            r"|.*\b(?:el|su) rfc (?:de|del)\b|.*\bsu rfc es\b)"
+            # Named but mistyped ("el RFC de Luna es ABC"): told what an RFC is.
+            r"|^(?:el|su) rfc (?:de|del)\b.*\bes\b"
+        ),
+    ),
     Rule(
         Intent.PROMISES,
         _r(

@@ -44,6 +44,7 @@ class Intent(StrEnum):
     MISSING_EMAILS = "missing_emails"
     CONTACT_INFO = "contact_info"
     ADD_CONTACT = "add_contact"
+    SET_CONTACT_RFC = "set_contact_rfc"
     PROMISES = "promises"
     DISPUTES = "disputes"
     UNDO = "undo"
@@ -108,6 +109,7 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.MISSING_EMAILS,
         Intent.CONTACT_INFO,
         Intent.ADD_CONTACT,
+        Intent.SET_CONTACT_RFC,
         Intent.PROMISES,
         Intent.DISPUTES,
         Intent.UNDO,
@@ -186,6 +188,7 @@ class Entities:
     period: str | None = None
     phone: str | None = None
     email: str | None = None
+    rfc: str | None = None
     all_contacts: bool = False
     text: str | None = None
 

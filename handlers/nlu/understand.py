@@ -48,6 +48,7 @@ NAMED_CONTACT_INTENTS = frozenset(
         Intent.PROMISES,
         Intent.DISPUTES,
         Intent.CONTACT_INFO,
+        Intent.SET_CONTACT_RFC,
     }
 )
 # Intents that may be about every contact at once ("pausa todos los recordatorios").

@@ -160,3 +160,40 @@ def test_a_payment_dated_tomorrow_is_not_recorded(books: Books) -> None:
     books.say("sí")
     with books.db.session() as session:
         assert session.scalars(select(Payment)).all() == []
+
+
+def test_the_rfc_of_a_contact_added_with_the_generic_one_is_corrected(
+    books: Books,
+) -> None:
+    books.say("agrega un cliente: Luna Textil, 55 1234 9999")
+    books.say("genérico")
+
+    proposal = books.say("agrega al cliente Luna Textil el RFC LTE900101AB1")
+    assert "¿Cambio el RFC de Luna Textil de XAXX010101000 a LTE900101AB1?" in (
+        proposal.text
+    )
+    assert "Listo, Luna Textil ya tiene el RFC LTE900101AB1." in books.say("sí").text
+
+    with books.db.session() as session:
+        lunas = session.scalars(
+            select(Contact).where(Contact.name == "Luna Textil")
+        ).all()
+    assert [(c.rfc, c.match_key) for c in lunas] == [("LTE900101AB1", "LTE900101AB1")]
+
+    again = books.say("el RFC de Luna Textil es LTE900101AB1")
+    assert again.text == "Luna Textil ya tiene el RFC LTE900101AB1."
+    taken = books.say("cambia el RFC de Acme a LTE900101AB1")
+    assert "ya es de Luna Textil" in taken.text
+    assert "no se lo puedo poner" in taken.text
+
+
+def test_a_correction_of_the_rfc_waits_for_the_yes(books: Books) -> None:
+    asked = books.say("cambia el RFC de Acme Industrial a AIN850101AB2")
+    assert asked.text.startswith("¿Cambio el RFC de Acme Industrial")
+    books.say("no")
+
+    with books.db.session() as session:
+        acme = session.scalars(
+            select(Contact).where(Contact.name == "Acme Industrial")
+        ).one()
+    assert acme.rfc != "AIN850101AB2"
