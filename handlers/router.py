@@ -21,6 +21,7 @@ from handlers import (
     credit_notes,
     customer,
     digest,
+    files,
     financing,
     owner,
     payables,
@@ -107,6 +108,10 @@ def route(turn: Turn) -> Reply:
     hooked = _hooked(turn)
     if hooked is not None:
         return hooked
+    if speaker.is_team and turn.inbound.media:
+        received = files.receive(turn)
+        if received is not None:
+            return received
 
     text = turn.inbound.button_payload or turn.inbound.text
     understanding = _understand(turn, text)

@@ -24,7 +24,8 @@ HELP_OWNER = """Esto es lo que puedo hacer:
 • Saldos: «¿cuánto me deben?», «¿cuánto me debe Acme?», «¿quién me debe más?»
 • Vencidas: «vencidas», «vencidas de Acme», «¿qué vence esta semana?»
 • Una factura: «¿cómo va la A-102?»
-• Cobros: «Acme me pagó 5 mil», «marca pagada la A-102», «deshacer»
+• Cobros: «Acme me pagó 5 mil», «marca pagada la A-102», «deshacer»;
+  si te pagó otro día, dilo: «Acme me pagó 3 mil el lunes»
 • Links: «mándale el link de pago a Acme», «nuevo link para Acme»
 • Contactos: «el whatsapp de Acme es 55 1234 5678»,
   «el correo de Acme es pagos@acme.mx», «¿cuál es el teléfono de Acme?»,
@@ -43,6 +44,8 @@ HELP_OWNER = """Esto es lo que puedo hacer:
   «págale a Papelera la F-77»
 • Movimientos: «¿cuánto entró este mes?», «movimientos del mes en Excel»
 • Financiamiento: «quiero financiamiento»
+• Archivos: mándame el XML de una factura (o un zip del SAT) y la guardo; un Excel
+  o CSV de clientes con RFC y nombre, y los doy de alta
 Escribe «cancelar» para salir de cualquier paso."""
 HELP_STAFF_NOTE = (
     "Pagar a proveedores, facturar y pedir financiamiento lo hace la dueña o el dueño."

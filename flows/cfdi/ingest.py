@@ -3,13 +3,16 @@
 `import_sources` streams documents in batches (one transaction each), sorts each
 CFDI into receivable, payable or rejected, and applies what complements and credit
 notes pay through the money rules, now or when the invoice they name arrives.
+`import_in_session` does the same inside a transaction already open (a file sent
+in a chat turn): each batch is a savepoint, and all of it commits with the turn.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -50,6 +53,8 @@ BATCH_SIZE = 500
 ZERO = Decimal("0.00")
 
 Progress = Callable[[int], None]
+# Opens the unit of work a batch is stored in: a transaction, or a savepoint.
+Unit = Callable[[], AbstractContextManager[Session]]
 INVOICE_TABLE: Table = Invoice.__table__  # type: ignore[assignment]
 COMPLEMENT_TABLE: Table = CfdiComplement.__table__  # type: ignore[assignment]
 CONTACT_TABLE: Table = Contact.__table__  # type: ignore[assignment]
@@ -146,8 +151,67 @@ def import_sources(
     stores a batch; they still arrive in their order, so the result is the same
     either way.
     """
-    owner, inserts = _owner(session_factory, business_id)
-    importer = _Importer(session_factory, owner, inserts, now, actor, channel)
+    with session_factory() as session:
+        owner, inserts = _owner(session, business_id)
+    return _run(
+        lambda: transaction(session_factory),
+        owner,
+        inserts,
+        sources,
+        now=now,
+        progress=progress,
+        actor=actor,
+        channel=channel,
+        batch_size=batch_size,
+        read_ahead=read_ahead,
+    )
+
+
+def import_in_session(
+    session: Session,
+    *,
+    business_id: int,
+    sources: Iterable[Source],
+    now: dt.datetime,
+    actor: str,
+    channel: str,
+) -> ImportReport:
+    """Import the sources within the caller's transaction (read here, no child)."""
+    owner, inserts = _owner(session, business_id)
+
+    @contextmanager
+    def savepoint() -> Iterator[Session]:
+        with session.begin_nested():
+            yield session
+
+    return _run(
+        savepoint,
+        owner,
+        inserts,
+        sources,
+        now=now,
+        progress=None,
+        actor=actor,
+        channel=channel,
+        batch_size=BATCH_SIZE,
+        read_ahead=False,
+    )
+
+
+def _run(
+    unit: Unit,
+    owner: Owner,
+    inserts: Inserts,
+    sources: Iterable[Source],
+    *,
+    now: dt.datetime,
+    progress: Progress | None,
+    actor: str,
+    channel: str,
+    batch_size: int,
+    read_ahead: bool,
+) -> ImportReport:
+    importer = _Importer(unit, owner, inserts, now, actor, channel)
 
     def read() -> Generator[_Read]:
         return _read_documents(sources, owner=owner, inserts=inserts, now=now)
@@ -173,31 +237,28 @@ def import_sources(
     return importer.finish()
 
 
-def _owner(
-    session_factory: sessionmaker[Session], business_id: int
-) -> tuple[Owner, Inserts]:
+def _owner(session: Session, business_id: int) -> tuple[Owner, Inserts]:
     """The business as preparing its documents needs it, and the INSERTs compiled
     for its database."""
-    with session_factory() as session:
-        business = session.get(Business, business_id)
-        if business is None:
-            raise NotFound("No existe ese negocio.")
-        # Limitation: contacts' own terms are read once, here, so that due dates
-        # are final when the reader prepares rows; a contact whose terms change
-        # while an import runs keeps the old terms for that import.
-        terms = session.execute(
-            select(Contact.kind, Contact.match_key, Contact.terms_days).where(
-                Contact.business_id == business.id, Contact.terms_days.is_not(None)
-            )
+    business = session.get(Business, business_id)
+    if business is None:
+        raise NotFound("No existe ese negocio.")
+    # Limitation: contacts' own terms are read once, here, so that due dates
+    # are final when the reader prepares rows; a contact whose terms change
+    # while an import runs keeps the old terms for that import.
+    terms = session.execute(
+        select(Contact.kind, Contact.match_key, Contact.terms_days).where(
+            Contact.business_id == business.id, Contact.terms_days.is_not(None)
         )
-        owner = Owner(
-            business.id,
-            business.rfc,
-            business.timezone,
-            business.default_terms_days,
-            {(kind, key): days for kind, key, days in terms if days is not None},
-        )
-        return owner, Inserts.for_dialect(session.get_bind().dialect)
+    )
+    owner = Owner(
+        business.id,
+        business.rfc,
+        business.timezone,
+        business.default_terms_days,
+        {(kind, key): days for kind, key, days in terms if days is not None},
+    )
+    return owner, Inserts.for_dialect(session.get_bind().dialect)
 
 
 def _read_documents(
@@ -228,14 +289,14 @@ class _Importer:
 
     def __init__(
         self,
-        factory: sessionmaker[Session],
+        unit: Unit,
         owner: Owner,
         inserts: Inserts,
         now: dt.datetime,
         actor: str,
         channel: str,
     ) -> None:
-        self.factory = factory
+        self.unit = unit
         self.owner = owner
         self.inserts = inserts
         self.now = now
@@ -255,7 +316,7 @@ class _Importer:
         """Store a batch in one transaction; on a conflict, one document at a time."""
         tally = _Tally()
         try:
-            with transaction(self.factory) as session:
+            with self.unit() as session:
                 self._store(session, batch, tally)
         except IntegrityError:
             # Someone else (a SAT sync running alongside) stored one of these first.
@@ -284,7 +345,7 @@ class _Importer:
                 )
             )
         if report.imported or report.payments_applied:
-            with transaction(self.factory) as session:
+            with self.unit() as session:
                 audit(
                     session,
                     business_id=self.owner.id,

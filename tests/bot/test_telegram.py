@@ -22,9 +22,11 @@ from storage.models import (
     Business,
     Conversation,
     InboundMessage,
+    Invoice,
     OutboundMessage,
     User,
 )
+from tests import cfdi_factory as cfdi
 from tests.bot.conftest import (
     PUBLIC_BASE_URL,
     TELEGRAM_SECRET,
@@ -393,6 +395,31 @@ def test_a_photo_sent_in_is_downloaded_and_kept(
     [item] = record.media["items"]
     assert item["content_type"] == "image/jpeg"
     assert Path(item["path"]).read_bytes() == b"\xff\xd8 comprobante"
+
+
+def test_an_invoice_xml_sent_as_a_document_is_imported(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
+    service = serve(telegram_settings(db, telegram))
+    xml = cfdi.invoice(total="2320.00", series="B", folio="77")
+    telegram.add_file("doc-1", "documents/file_2.xml", xml)
+    document = {
+        "file_id": "doc-1",
+        "file_unique_id": "d1",
+        "file_name": "B77.xml",
+        "mime_type": "application/xml",
+    }
+
+    response = service.telegram(
+        make_message_update("", user_id=OWNER_ID, document=document)
+    )
+
+    assert response.status_code == 200
+    assert telegram.texts[-1].startswith(
+        "Guardé la factura B-77 por cobrar a ACME INDUSTRIAL por $2,320.00"
+    )
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Invoice)) == 1
 
 
 def test_a_flooding_account_is_slowed_politely(

@@ -20,10 +20,12 @@ from prompts import texts
 from storage.models import (
     Conversation,
     InboundMessage,
+    Invoice,
     OutboundMessage,
     OutboxStatus,
     SenderRate,
 )
+from tests import cfdi_factory as cfdi
 from tests.bot.conftest import (
     PUBLIC_BASE_URL,
     Serve,
@@ -300,6 +302,26 @@ def test_media_is_downloaded_with_the_account_credentials(
     stored = service.media_dir / "whatsapp" / f"{sid}-0.pdf"
     assert item["path"] == str(stored)
     assert stored.read_bytes() == b"%PDF-1.4 comprobante"
+
+
+def test_an_invoice_xml_from_the_owner_is_imported_once(
+    db: Db, business: int, twilio: FakeTwilio, serve: Serve
+) -> None:
+    service = serve(twilio_settings(db, twilio))
+    sid = "SM" + "x" * 32
+    xml = cfdi.invoice(total="2320.00", series="B", folio="77")
+    url = twilio.add_media(sid, xml, "text/xml")
+    form = {"NumMedia": "1", "MediaUrl0": url, "MediaContentType0": "text/xml"}
+
+    first = service.whatsapp("", sender=OWNER, sid=sid, **form)
+    again = service.whatsapp("", sender=OWNER, sid=sid, **form)
+
+    [answer] = messages_of(first)
+    assert answer.startswith(
+        "Guardé la factura B-77 por cobrar a ACME INDUSTRIAL por $2,320.00"
+    )
+    assert messages_of(again) == [answer]
+    assert count(db, Invoice) == 3  # the fixture's two, and this one
 
 
 def test_media_outside_twilio_is_not_fetched_with_credentials(
