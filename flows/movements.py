@@ -81,9 +81,16 @@ class Summary:
 
 
 def period_bounds(period: str | None, today: dt.date) -> tuple[dt.date, dt.date, str]:
-    """First and last local day of "today", "week", "month", "last_month"."""
+    """First and last local day of "today", "yesterday", "week", "last_week",
+    "month", "last_month"; this week for anything else."""
     if period == "today":
         return today, today, "hoy"
+    if period == "yesterday":
+        yesterday = today - dt.timedelta(days=1)
+        return yesterday, yesterday, "ayer"
+    if period == "last_week":
+        monday = today - dt.timedelta(days=today.weekday() + 7)
+        return monday, monday + dt.timedelta(days=6), "la semana pasada"
     if period == "month":
         return today.replace(day=1), today, "este mes"
     if period == "last_month":

@@ -11,7 +11,14 @@ from decimal import Decimal
 from flows import business as business_flows
 from flows import reports
 from flows.errors import InvalidInput
-from flows.fmt import display_phone, mask_clabe, money, short_date
+from flows.fmt import (
+    as_utc,
+    display_phone,
+    local_date,
+    mask_clabe,
+    money,
+    short_date,
+)
 from flows.messages import Document, Outbound, Reply
 from handlers import commitments
 from handlers.common import MAX_LINES, capped
@@ -104,8 +111,13 @@ def balance_customer(turn: Turn, understanding: Understanding) -> Reply:
         contact_id=contact.id,
     )
     name = contact.display_name
+    paid = (
+        [_last_payment_line(turn, contact)]
+        if _DID_PAY.search(fold(turn.inbound.text))
+        else []
+    )
     if not totals:
-        return Reply().say(f"{name} no te debe nada. ✅")
+        return Reply().say("\n".join([*paid, f"{name} no te debe nada. ✅"]))
     head = [
         f"{name} te debe {money(t, c)}" + (f" ({money(o, c)} vencido)" if o else "")
         for c, (t, o, _) in totals.items()
@@ -123,10 +135,25 @@ def balance_customer(turn: Turn, understanding: Understanding) -> Reply:
     word = commitments.word_lines(turn, contact)
     if not word and _WHEN_PAYS.search(fold(turn.inbound.text)):
         word = [f"No me ha dicho cuándo paga. Si quieres, «recuérdale a {name}»."]
-    return Reply().say("\n".join([*head, *lines, *word]))
+    return Reply().say("\n".join([*paid, *head, *lines, *word]))
+
+
+def _last_payment_line(turn: Turn, contact: Contact) -> str:
+    """What «¿ya me pagó Acme?» asks first: the newest payment and its day."""
+    payment = repo.last_payment_from(turn.session, contact_id=contact.id)
+    if payment is None:
+        return f"No tengo pagos registrados de {contact.display_name}."
+    day = local_date(as_utc(payment.paid_at), turn.business.timezone)
+    when = "hoy" if day == turn.today else f"el {short_date(day, today=turn.today)}"
+    amount = money(payment.amount, payment.currency)
+    return f"Lo último que te pagó {contact.display_name}: {amount} {when}."
 
 
 _WHEN_PAYS = re.compile(r"\bcuando (?:me |nos )?(?:paga|va a pagar|pagara|piensa)")
+_DID_PAY = re.compile(
+    r"\b(?:pago|pagaron|deposito|depositaron|transfirio|transfirieron|abono|"
+    r"abonaron|liquido|liquidaron)\b"
+)
 
 
 def top_debtors(turn: Turn, understanding: Understanding) -> Reply:
@@ -458,8 +485,7 @@ def contact_card(turn: Turn, understanding: Understanding) -> Reply:
             or f"sin registrar («el correo de {contact.display_name} es …»)"
         ),
     ]
-    if contact.terms_days is not None:
-        lines.append(f"Crédito: {contact.terms_days} días")
+    lines.append(_terms_line(contact, turn.business.default_terms_days))
     if customer:
         if contact.virtual_clabe:
             lines.append(f"Su CLABE para pagarte: {contact.virtual_clabe}")
@@ -537,6 +563,50 @@ def set_email(turn: Turn, understanding: Understanding) -> Reply:
         email=email,
     )
     return Reply().say(f"Listo, agregué {email} a {contact.display_name}.")
+
+
+def _terms_line(contact: Contact, default_days: int) -> str:
+    days = contact.terms_days
+    if days is None:
+        return f"Crédito: {_days(default_days)} (el general de tu negocio)"
+    return f"Crédito: {_days(days)}"
+
+
+def _days(days: int) -> str:
+    return "de contado" if days == 0 else f"{days} día{'s' if days != 1 else ''}"
+
+
+_TERMS = re.compile(r"\b(\d{1,3})\s*dias?\b")
+_CASH = re.compile(r"\bde contado\b|\bsin credito\b|\bquitale el credito\b")
+
+
+def set_terms(turn: Turn, understanding: Understanding) -> Reply:
+    """«Ponle 45 días de crédito a Acme», «Acme de contado»: the contact's terms."""
+    text = fold(turn.inbound.text)
+    found = _TERMS.search(text)
+    if found is None and not _CASH.search(text):
+        raise InvalidInput(
+            "¿Cuántos días de crédito? Escríbelo así: «ponle 30 días de crédito a "
+            "Acme», o «Acme de contado»."
+        )
+    days = int(found.group(1)) if found else 0
+    kind = "supplier" if re.search(r"\bproveedor", text) else None
+    contact = find_contact(turn, understanding, kind=kind)
+    if isinstance(contact, Reply):
+        return contact
+    business_flows.update_contact(
+        turn.session,
+        contact=contact,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+        terms_days=days,
+    )
+    terms = "de contado" if days == 0 else f"con {_days(days)} de crédito"
+    return Reply().say(
+        f"Listo, {contact.display_name} queda {terms}. Cuenta para sus facturas "
+        "nuevas; las que ya tiene conservan su vencimiento."
+    )
 
 
 def whatsapp_reminders(turn: Turn, understanding: Understanding) -> Reply:
@@ -636,6 +706,7 @@ INTENTS = {
     Intent.CONTACT_INFO: contact_card,
     Intent.SET_CONTACT_WHATSAPP: set_whatsapp,
     Intent.SET_CONTACT_EMAIL: set_email,
+    Intent.SET_CONTACT_TERMS: set_terms,
     Intent.WHATSAPP_REMINDERS_ON: whatsapp_reminders,
     Intent.WHATSAPP_REMINDERS_OFF: whatsapp_reminders,
     Intent.PAUSE_REMINDERS: pause_reminders,

@@ -381,9 +381,9 @@ def movements_report(turn: Turn, understanding: Understanding) -> Reply:
         end=end,
         contact_id=contact.id if contact else None,
     )
-    span = (
-        f"{short_date(start, today=turn.today)} al {short_date(end, today=turn.today)}"
-    )
+    span = short_date(start, today=turn.today)
+    if end != start:
+        span += f" al {short_date(end, today=turn.today)}"
     who = f" con {contact.display_name}" if contact else ""
     title = f"Movimientos{who} {label} ({span}):"
     if not rows:

@@ -364,6 +364,16 @@ def last_payment(
     )
 
 
+def last_payment_from(session: Session, *, contact_id: int) -> Payment | None:
+    """The contact's newest payment in force, by when it was received."""
+    return session.scalar(
+        select(Payment)
+        .where(Payment.contact_id == contact_id, Payment.reversed_at.is_(None))
+        .order_by(Payment.paid_at.desc(), Payment.id.desc())
+        .limit(1)
+    )
+
+
 def payment_by_key(
     session: Session, *, business_id: int, idempotency_key: str
 ) -> Payment | None:

@@ -93,6 +93,11 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "su numero de telefono es",
         "actualiza el cel del cliente",
     ),
+    Intent.SET_CONTACT_TERMS: (
+        "ponle dias de credito al cliente",
+        "cambia sus dias de credito",
+        "este cliente es de contado",
+    ),
     Intent.SET_CONTACT_EMAIL: (
         "el correo del cliente es",
         "guarda este email",

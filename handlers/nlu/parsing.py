@@ -395,6 +395,8 @@ def parse_date(
 
 _PERIODS: list[tuple[str, re.Pattern[str]]] = [
     ("last_month", re.compile(r"\bmes\s+(?:pasado|anterior)\b|\bultimo\s+mes\b")),
+    ("last_week", re.compile(r"\bsemana\s+(?:pasada|anterior)\b")),
+    ("yesterday", re.compile(r"\bayer\b")),
     ("today", re.compile(r"\bhoy\b|\bdel\s+dia\b")),
     ("week", re.compile(r"\b(?:esta|la|de\s+la|en\s+la)\s+semana\b|\bsemanal\b")),
     ("month", re.compile(r"\b(?:este|el|del|en\s+el|de\s+este)\s+mes\b|\bmensual\b")),
@@ -402,7 +404,8 @@ _PERIODS: list[tuple[str, re.Pattern[str]]] = [
 
 
 def parse_period(text: str) -> str | None:
-    """ "today", "week", "month" or "last_month" for the span a question asks about."""
+    """ "today", "yesterday", "week", "last_week", "month" or "last_month": the span
+    a question asks about."""
     folded = fold(text)
     if re.search(r"\b(?:proxima|siguiente|otra)\s+semana\b", folded):
         return None

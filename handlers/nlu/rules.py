@@ -388,7 +388,7 @@ _OWNER: list[Rule] = [
         Intent.SEND_STATEMENT,
         _r(
             r"\brecuerda(?:le|les)?\b|\brecordarles?\b"
-            r"|\b(?:manda|mandale|envia|enviale|hazle|haz)\b.*\b(?:un|el|su) "
+            r"|\b(?:manda|mandale|envia|enviale|hazle|haz)\b.*\b(?:(?:un|el|su) )?"
             r"(?:recordatorio|estado de cuenta)\b"
             r"|\b(?:manda|mandale|mandales|envia|enviale|enviales)\b.*"
             r"\brecordatorios?\b.*\b(?:tod[oa]s|vencid[oa]s|morosos|atrasad[oa]s|"
@@ -398,6 +398,22 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.SEND_LINK,
         _r(r"\b(?:link|liga|enlace|portal)\b"),
+    ),
+    # A customer's terms: "ponle 45 días de crédito a Acme", "Acme de contado";
+    # asked, they are on the contact's card.
+    Rule(
+        Intent.CONTACT_INFO,
+        _r(r"\b(?:cuantos|que) dias de credito\b|\bdias de credito (?:tiene|le)"),
+        lambda c: c.question,
+    ),
+    Rule(
+        Intent.SET_CONTACT_TERMS,
+        _r(
+            r"\b\d{1,3} ?dias? (?:de )?credito\b|\bcredito (?:de|a) \d{1,3} dias\b"
+            r"|\b(?:dias de credito|plazo)\b.*\b\d{1,3} dias\b"
+            r"|^(?!.*\b(?:factura|facturale|vend[eio]|cobra|cobrale)\b).*\b"
+            r"(?:de contado|sin credito|quitale el credito)\s*$"
+        ),
     ),
     Rule(
         Intent.FINANCING_STATUS,
@@ -433,7 +449,8 @@ _OWNER: list[Rule] = [
             r"entraron|"
             r"ha entrado|han entrado|cobre|cobramos|hemos cobrado|he cobrado|recibi|"
             r"recibimos|"
-            r"se cobro|pagaron|han pagado|depositaron|ingreso|llego)"
+            r"se cobro|pagaron|han pagado|depositaron|ingreso|llego|pago|deposito|"
+            r"abono)"
             r"|que (?:me )?(?:entro|pagos (?:recibi|me llegaron|entraron)|depositos)"
             r"|(?:depositos|pagos) (?:recibidos|que (?:me )?llegaron|de (?:hoy|la "
             r"semana|este mes))"
@@ -488,6 +505,17 @@ _OWNER: list[Rule] = [
         ),
         lambda c: c.date,
     ),
+    # "¿Acme ya me pagó?", "¿me pagó Acme la A-102?": asked, not told.
+    Rule(
+        Intent.INVOICE_STATUS,
+        _r(r"^(?!.*\b(?:quien|cuanto|cuando)\b).*\b" + _PAY_VERB + r"\b"),
+        lambda c: c.question and c.refs and not c.amount,
+    ),
+    Rule(
+        Intent.BALANCE_CUSTOMER,
+        _r(r"^(?!.*\b(?:quien|cuanto|cuando)\b).*\b" + _PAY_VERB + r"\b"),
+        lambda c: c.question and not c.amount,
+    ),
     Rule(
         Intent.REGISTER_PAYMENT,
         _r(
@@ -537,6 +565,9 @@ _OWNER: list[Rule] = [
             r"nos )?deben|los que mas (?:me |nos "
             r")?deben"
             r"|quien tiene (?:el )?(?:mayor|mas) saldo"
+            r"|quien(?:es)? no (?:me |nos )?(?:ha|han) pagado|quien(?:es)? no (?:me |"
+            r"nos )?paga(?:n)?\b|quien(?:es)? (?:me |nos )?falta(?:n)? (?:de |por )?"
+            r"pagar"
         ),
     ),
     Rule(

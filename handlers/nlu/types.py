@@ -29,6 +29,7 @@ class Intent(StrEnum):
     ROTATE_LINK = "rotate_link"
     SET_CONTACT_WHATSAPP = "set_contact_whatsapp"
     SET_CONTACT_EMAIL = "set_contact_email"
+    SET_CONTACT_TERMS = "set_contact_terms"
     WHATSAPP_REMINDERS_ON = "whatsapp_reminders_on"
     WHATSAPP_REMINDERS_OFF = "whatsapp_reminders_off"
     PAUSE_REMINDERS = "pause_reminders"
@@ -94,6 +95,7 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.ROTATE_LINK,
         Intent.SET_CONTACT_WHATSAPP,
         Intent.SET_CONTACT_EMAIL,
+        Intent.SET_CONTACT_TERMS,
         Intent.WHATSAPP_REMINDERS_ON,
         Intent.WHATSAPP_REMINDERS_OFF,
         Intent.PAUSE_REMINDERS,

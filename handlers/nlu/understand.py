@@ -35,6 +35,7 @@ NAMED_CONTACT_INTENTS = frozenset(
         Intent.ROTATE_LINK,
         Intent.SET_CONTACT_WHATSAPP,
         Intent.SET_CONTACT_EMAIL,
+        Intent.SET_CONTACT_TERMS,
         Intent.WHATSAPP_REMINDERS_ON,
         Intent.WHATSAPP_REMINDERS_OFF,
         Intent.PAUSE_REMINDERS,

@@ -197,3 +197,38 @@ def test_a_correction_of_the_rfc_waits_for_the_yes(books: Books) -> None:
             select(Contact).where(Contact.name == "Acme Industrial")
         ).one()
     assert acme.rfc != "AIN850101AB2"
+
+
+def test_asking_whether_a_customer_paid_records_nothing(books: Books) -> None:
+    before = books.say("¿Acme ya me pagó?")
+    assert before.text.startswith(
+        "No tengo pagos registrados de Acme Industrial.\nAcme Industrial te debe"
+    )
+    books.say("Acme me pagó 500 el lunes")
+    books.say("sí")
+
+    after = books.say("¿ya me pagó Acme?")
+
+    assert after.text.startswith(
+        "Lo último que te pagó Acme Industrial: $500.00 el 30 nov."
+    )
+    with books.db.session() as session:
+        assert len(session.scalars(select(Payment)).all()) == 1
+
+
+def test_a_customers_credit_days_are_set_and_shown_not_financing(
+    books: Books,
+) -> None:
+    card = books.say("¿cuántos días de crédito tiene Acme?")
+    assert "Crédito: 30 días (el general de tu negocio)" in card.text
+
+    done = books.say("ponle 45 días de crédito a Acme")
+    assert done.text.startswith("Listo, Acme Industrial queda con 45 días de crédito.")
+    assert (
+        "Crédito: 45 días\n" in books.say("¿cuántos días de crédito tiene Acme?").text
+    )
+    cash = books.say("Gamma de contado")
+    assert cash.text.startswith("Listo, Gamma Servicios queda de contado.")
+    with books.db.session() as session:
+        terms = dict(session.execute(select(Contact.name, Contact.terms_days)).all())
+    assert terms["Acme Industrial"] == 45 and terms["Gamma Servicios"] == 0

@@ -177,6 +177,19 @@ def test_money_in_this_month(db: Db) -> None:
     assert not week.messages[0].documents
 
 
+def test_money_in_last_week_counts_a_payment_dated_then(db: Db) -> None:
+    setup(db)
+    chat = Chat(db)
+    chat.say("Acme me pagó 3 mil el 25 de noviembre")
+    chat.say("sí")
+
+    last_week = chat.say("¿cuánto cobré la semana pasada?")
+    assert last_week.text.startswith("Movimientos la semana pasada (23 nov al 29 nov)")
+    assert "Entró $3,000.00 en 1 pago" in last_week.text
+    this_week = chat.say("¿cuánto cobré esta semana?")
+    assert "$3,000.00" not in this_week.text
+
+
 def test_movements_come_as_a_workbook_when_asked_in_excel(db: Db) -> None:
     setup(db)
     chat = Chat(db)

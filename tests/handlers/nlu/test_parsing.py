@@ -152,6 +152,8 @@ def test_email_and_period() -> None:
     assert parse_period("movimientos del mes pasado") == "last_month"
     assert parse_period("¿cuánto entró este mes?") == "month"
     assert parse_period("¿qué vence hoy?") == "today"
+    assert parse_period("¿cuánto cobré la semana pasada?") == "last_week"
+    assert parse_period("¿quién me pagó ayer?") == "yesterday"
 
 
 def test_normalize() -> None:
