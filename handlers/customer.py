@@ -12,9 +12,9 @@ import re
 from decimal import Decimal
 
 from flows import business as business_flows
-from flows import customer_side, documents
+from flows import customer_side
 from flows.fmt import money, short_date
-from flows.messages import Document, Media, Outbound, Reply
+from flows.messages import Media, Reply
 from flows.promises import record_promise
 from handlers import common
 from handlers.common import capped
@@ -22,7 +22,7 @@ from handlers.context import Turn
 from handlers.nlu import ContactCandidate, Intent, Role, Understanding, match_contacts
 from handlers.nlu.entities import extract_customer
 from handlers.nlu.normalize import fold
-from handlers.owner import invoice_line, owed_text
+from handlers.owner import invoice_documents, invoice_line, owed_text
 from storage import repo
 from storage.models import Contact, Invoice, InvoiceStatus
 
@@ -180,37 +180,8 @@ def my_invoice(turn: Turn, understanding: Understanding) -> Reply:
 
     reply = Reply()
     for invoice in picked[:MAX_SENT_INVOICES]:
-        reply.messages.append(_invoice_documents(turn, contact, invoice))
+        reply.messages.append(invoice_documents(turn, invoice))
     return reply
-
-
-def _invoice_documents(turn: Turn, contact: Contact, invoice: Invoice) -> Outbound:
-    # Limitation: the engine keeps only the text and buttons of a reply to answer a
-    # retried provider id, so a replayed request gets the text without the files.
-    pdf = documents.invoice_pdf(invoice, business=turn.business, contact=contact)
-    files = [
-        Document(documents.invoice_filename(invoice, "pdf"), documents.PDF_TYPE, pdf)
-    ]
-    xml = documents.invoice_xml(invoice)
-    if xml is not None:
-        files.append(
-            Document(
-                documents.invoice_filename(invoice, "xml"), documents.XML_TYPE, xml
-            )
-        )
-    state = (
-        f"saldo {money(invoice.balance, invoice.currency)}, vence "
-        f"{short_date(invoice.due_date, today=turn.today)}"
-        if invoice.status == "pending" and invoice.balance > 0
-        else ("pagada ✅" if invoice.status == "paid" else "cancelada")
-    )
-    text = (
-        f"Factura {invoice.label} por {money(invoice.total, invoice.currency)} "
-        f"({state})."
-    )
-    if xml is None:
-        text += " Esta factura no tiene XML registrado; te mando el PDF."
-    return Outbound(text=text, documents=tuple(files))
 
 
 def _named_invoices(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from flows import business as business_flows
-from flows import reports
+from flows import documents, reports
 from flows.errors import InvalidInput
 from flows.fmt import (
     as_utc,
@@ -316,10 +316,60 @@ def invoice_status(turn: Turn, understanding: Understanding) -> Reply:
         return Reply().say(
             "¿Qué factura? Escríbela con su serie y folio, como «A-102»."
         )
-    lines = []
-    for invoice in find_invoices(turn, refs, direction=None):
-        lines.append(describe_invoice(invoice, turn.today))
+    found = find_invoices(turn, refs, direction=None)
+    if _WANTS_FILES.search(fold(turn.inbound.text)):
+        reply = Reply()
+        reply.messages.extend(invoice_documents(turn, i) for i in found[:MAX_FILES])
+        return reply
+    lines = [describe_invoice(invoice, turn.today) for invoice in found]
     return Reply().say("\n\n".join(lines))
+
+
+def invoice_documents(turn: Turn, invoice: Invoice) -> Outbound:
+    """An invoice's PDF and XML with a line on where it stands."""
+    # Limitation: the engine keeps only the text and buttons of a reply to answer a
+    # retried provider id, so a replayed request gets the text without the files.
+    xml = documents.invoice_xml(invoice)
+    if xml is None and invoice.direction != "receivable":
+        # A supplier's invoice is drawn from its XML; without it there is no copy.
+        return Outbound(
+            text=f"No tengo el XML de la {invoice.label} de "
+            f"{invoice.contact.display_name}; pídeselo a tu proveedor."
+        )
+    pdf = documents.invoice_pdf(
+        invoice, business=turn.business, contact=invoice.contact
+    )
+    files = [
+        Document(documents.invoice_filename(invoice, "pdf"), documents.PDF_TYPE, pdf)
+    ]
+    if xml is not None:
+        files.append(
+            Document(
+                documents.invoice_filename(invoice, "xml"), documents.XML_TYPE, xml
+            )
+        )
+    state = (
+        f"saldo {money(invoice.balance, invoice.currency)}, "
+        f"{due_phrase(invoice.due_date, turn.today)}"
+        if invoice.status == "pending" and invoice.balance > 0
+        else ("pagada ✅" if invoice.status == "paid" else "cancelada")
+    )
+    text = (
+        f"Factura {invoice.label} por {money(invoice.total, invoice.currency)} "
+        f"({state})."
+    )
+    if xml is None:
+        text += " Esta factura no tiene XML registrado; te mando el PDF."
+    return Outbound(text=text, documents=tuple(files))
+
+
+MAX_FILES = 3  # invoices sent as files in one answer
+# "Mándame la A-102", "el PDF de la A-102", "pásame el XML": the files, not a line.
+_WANTS_FILES = re.compile(
+    r"\b(?:pdf|xml|archivo|archivos)\b|\b(?:manda|mandame|mandamela|envia|enviame|"
+    r"enviamela|pasa|pasame|pasamela|dame|damela|comparte|compartime|reenvia|"
+    r"reenviame)\b"
+)
 
 
 def describe_invoice(invoice: Invoice, today: dt.date) -> str:

@@ -579,7 +579,7 @@ _OWNER: list[Rule] = [
             r"^[a-z]{0,4}-?\d+$|"
             r"ya esta pagada|sigue pendiente|esta pagada|cuanto falta|saldo|cuanto "
             r"debe|"
-            r"muestrame|ensename|pasame|dame"
+            r"muestrame|ensename|pasame|dame|\bpdf\b|\bxml\b"
         ),
         lambda c: c.refs,
     ),
@@ -593,6 +593,7 @@ _OWNER: list[Rule] = [
             r"cuanto (?:le )?(?:falta|queda) (?:por cobrar|a)\b|cuenta de\b|"
             r"cuanto tiene pendiente"
             r"|como (?:vamos|andamos|va|anda|estamos) con\b(?! (?:la|mi) cobranza)"
+            r"|\b(?:que|cuales) facturas (?:tiene|trae|le tengo)\b"
         ),
     ),
     Rule(

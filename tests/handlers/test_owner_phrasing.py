@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from flows.fmt import as_utc
-from storage.models import Contact, Payment
+from storage.models import Contact, Invoice, Payment
 from tests.conftest import Db
 from tests.handlers.test_statement_on_request import Books
 
@@ -232,3 +232,22 @@ def test_a_customers_credit_days_are_set_and_shown_not_financing(
     with books.db.session() as session:
         terms = dict(session.execute(select(Contact.name, Contact.terms_days)).all())
     assert terms["Acme Industrial"] == 45 and terms["Gamma Servicios"] == 0
+
+
+def test_the_owner_asks_for_an_invoices_files(books: Books) -> None:
+    with books.db.session() as session:
+        label = (
+            session.scalars(
+                select(Invoice).join(Contact).where(Contact.name == "Gamma Servicios")
+            )
+            .one()
+            .label
+        )
+
+    reply = books.say(f"mándame el pdf de la {label}")
+
+    [message] = reply.messages
+    assert message.text.startswith(f"Factura {label} por $300.00 (saldo $300.00, ")
+    assert [d.filename for d in message.documents] == [f"factura-{label}.pdf"]
+    assert message.documents[0].content.startswith(b"%PDF")
+    assert not books.say(f"¿cómo va la {label}?").messages[0].documents
