@@ -706,7 +706,8 @@ _CUSTOMER: list[Rule] = [
             r"deposito|"
             r"hacemos el pago|me pagan|nos pagan|cobro)\b"
         ),
-        lambda c: c.date,
+        # "¿Me dan un descuento si pago hoy?" asks; it promises nothing.
+        lambda c: c.date and not c.question,
     ),
     Rule(
         Intent.CUSTOMER_LINK,
@@ -718,6 +719,7 @@ _CUSTOMER: list[Rule] = [
             r"transferencia)|"
             r"\bclabe\b|datos bancarios|a que cuenta|numero de cuenta"
             r"|a quien (?:le |les )?(?:pago|deposito|transfiero)"
+            r"|\b(?:la|una|su) cuenta (?:para|de|donde) (?:transferir|depositar|pagar)"
         ),
     ),
     Rule(

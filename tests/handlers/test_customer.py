@@ -301,6 +301,13 @@ def test_a_paid_promise_is_kept(world: World) -> None:
     assert world.alerts("customer_note") == []
 
 
+def test_asking_for_a_discount_to_pay_today_promises_nothing(world: World) -> None:
+    reply = world.say("¿me dan un descuento si pago hoy?")
+
+    assert "te contestarán por aquí" in reply.text
+    assert world.rows(Promise) == []
+
+
 def test_a_past_date_is_not_a_promise(world: World) -> None:
     with world.db.session() as session:
         acme = session.get(Contact, world.acme_id)
