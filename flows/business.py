@@ -158,11 +158,18 @@ def add_user(
     telegram: int | None = None,
     email: str | None = None,
     name: str | None = None,
+    telegram_code: bool = False,
+    actor: str = "cli",
+    channel: str = "cli",
 ) -> NewUser:
-    """A person of the business; with Telegram, a one-time `/start` code to link it."""
+    """A person of the business; with Telegram, a one-time `/start` code to link it.
+
+    `telegram` binds the code to that Telegram account; `telegram_code` alone
+    issues one any account may redeem (the owner in chat does not know the id).
+    """
     if role not in (UserRole.OWNER, UserRole.STAFF):
         raise InvalidInput("El rol debe ser owner o staff.")
-    if not (whatsapp or telegram or email):
+    if not (whatsapp or telegram or email or telegram_code):
         raise InvalidInput("Indica al menos un WhatsApp, Telegram o correo.")
     phone = normalize_phone(whatsapp) if whatsapp else None
     user = User(
@@ -176,23 +183,44 @@ def add_user(
     )
     # The Telegram account is bound when the person sends `/start CODE` from it;
     # until then only the code's hash is kept.
-    code = issue_telegram_code(user) if telegram is not None else None
+    wants_code = telegram is not None or telegram_code
+    code = issue_telegram_code(user) if wants_code else None
     session.add(user)
     try:
-        session.flush()
+        with session.begin_nested():
+            session.flush()
     except IntegrityError as exc:
         raise Conflict("Esa persona ya está registrada en el negocio.") from exc
     audit(
         session,
         business_id=business.id,
-        actor="cli",
-        channel="cli",
+        actor=actor,
+        channel=channel,
         action="user.added",
         subject=f"user:{user.id}",
         data={"role": role},
         now=now,
     )
     return NewUser(user, code)
+
+
+def remove_user(
+    session: Session, *, user: User, actor: str, channel: str, now: dt.datetime
+) -> None:
+    """Take a staff member out of the business: their messages are a stranger's."""
+    if user.role != UserRole.STAFF:
+        raise InvalidInput("Sólo se puede quitar el acceso a alguien del equipo.")
+    audit(
+        session,
+        business_id=user.business_id,
+        actor=actor,
+        channel=channel,
+        action="user.removed",
+        subject=f"user:{user.id}",
+        now=now,
+    )
+    session.delete(user)
+    session.flush()
 
 
 def issue_telegram_code(user: User) -> str:

@@ -72,10 +72,13 @@ class Reply:
     """All that answers one inbound message, plus what to queue for others.
 
     `replayed` marks the answer recorded for an earlier delivery of the same
-    provider id: a channel that sends answers itself has already sent it."""
+    provider id: a channel that sends answers itself has already sent it.
+    `secrets` are words of the answer (a one-time code) that are sent but never
+    kept: the recorded answer hides them."""
 
     messages: list[Outbound] = field(default_factory=list)
     replayed: bool = False
+    secrets: list[str] = field(default_factory=list)
 
     def say(self, text: str, *buttons: Button) -> Reply:
         self.messages.append(Outbound(text=text, buttons=tuple(buttons)))

@@ -203,12 +203,22 @@ def _media_json(inbound: Inbound) -> dict[str, Any] | None:
     }
 
 
+SECRET_HIDDEN = "[oculto; pídelo de nuevo]"
+
+
 def encode_reply(reply: Reply) -> dict[str, Any]:
-    """What is kept of a reply to answer a replayed message the same way."""
+    """What is kept of a reply to answer a replayed message the same way; its
+    secrets are hidden."""
+
+    def kept(text: str) -> str:
+        for secret in reply.secrets:
+            text = text.replace(secret, SECRET_HIDDEN)
+        return text
+
     return {
         "messages": [
             {
-                "text": m.text,
+                "text": kept(m.text),
                 "buttons": [[b.title, b.payload] for b in m.buttons],
             }
             for m in reply.messages

@@ -29,6 +29,7 @@ from handlers import (
     resolve,
     sat,
     sat_links,
+    team,
 )
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
@@ -56,6 +57,7 @@ INTENTS: dict[Intent, Handler] = {
     **credit_notes.INTENTS,
     **catalog.INTENTS,
     **sat_links.INTENTS,
+    **team.INTENTS,
 }
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
@@ -80,7 +82,7 @@ def _unplaced(turn: Turn, understanding: Understanding) -> Reply:
 INTENTS[Intent.UNKNOWN] = _unplaced
 OWNER_ONLY: frozenset[Intent] = owner.OWNER_ONLY | sat.OWNER_ONLY
 OWNER_ONLY |= plans.OWNER_ONLY | credit_notes.OWNER_ONLY | catalog.OWNER_ONLY
-OWNER_ONLY |= sat_links.OWNER_ONLY
+OWNER_ONLY |= sat_links.OWNER_ONLY | team.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
 TEAM_ONLY |= frozenset(commitments.INTENTS) | frozenset(contacts.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})

@@ -44,6 +44,9 @@ HELP_OWNER = """Esto es lo que puedo hacer:
   «págale a Papelera la F-77»
 • Movimientos: «¿cuánto entró este mes?», «movimientos del mes en Excel»
 • Financiamiento: «quiero financiamiento»
+• Equipo: «agrega a Juan Pérez a mi equipo, 55 1234 5678»,
+  «agrega a Ana a mi equipo por Telegram», «¿quiénes tienen acceso?»,
+  «quítale el acceso a Juan»
 • Archivos: mándame el XML de una factura (o un zip del SAT) y la guardo; un Excel
   o CSV de clientes con RFC y nombre, y los doy de alta
 Escribe «cancelar» para salir de cualquier paso."""

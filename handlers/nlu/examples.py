@@ -192,6 +192,19 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "agrega un proveedor",
         "registra a un nuevo cliente con su rfc",
     ),
+    Intent.ADD_STAFF: (
+        "agrega a una persona a mi equipo",
+        "dale acceso a mi empleado",
+        "codigo de telegram para mi vendedor",
+    ),
+    Intent.TEAM_LIST: (
+        "quienes tienen acceso",
+        "quien esta en mi equipo",
+    ),
+    Intent.REMOVE_STAFF: (
+        "quitale el acceso a mi empleado",
+        "saca a alguien de mi equipo",
+    ),
     Intent.SET_CONTACT_RFC: (
         "el rfc del cliente es",
         "cambia el rfc del cliente",

@@ -244,6 +244,38 @@ _OWNER: list[Rule] = [
             r"(?! (?:de|del|a|al|que) )"
         ),
     ),
+    # The owner's team: "agrega a Juan a mi equipo", "quítale el acceso a Juan".
+    Rule(
+        Intent.REMOVE_STAFF,
+        _r(
+            r"\b(?:quita|quitale|retira|retirale|revoca|revocale|elimina|borra|saca|"
+            r"da de baja|dar de baja|corre)\b.*\b(?:acceso|equipo|usuario|empleado|"
+            r"empleada|vendedor|vendedora|cobrador|cobradora|asistente)\b"
+        ),
+    ),
+    Rule(
+        Intent.TEAM_LIST,
+        _r(
+            r"^(?!.*\b(?:agrega|agregale|anade|invita|dale|da|registra|quita|quitale|"
+            r"saca|elimina|borra)\b).*(?:\bmi equipo\b|\bquien(?:es)? (?:mas )?"
+            r"(?:tiene|tienen) acceso\b|\bquien(?:es)? (?:mas )?(?:usa|usan|entra|"
+            r"entran) (?:a )?(?:cobra|el bot)\b|\busuarios\b|\bquien(?:es)? (?:esta|"
+            r"estan) en (?:mi|el) equipo\b)"
+        ),
+    ),
+    Rule(
+        Intent.ADD_STAFF,
+        _r(
+            r"^(?!.*\b(?:portal|link|liga|enlace|cliente|proveedor)\b).*"
+            r"\b(?:agrega|agregame|anade|invita|registra|da de alta|dar de alta|dale|"
+            r"da|suma|mete)\b.*(?:\b(?:a|al) (?:mi |nuestro )?equipo\b|\bcomo "
+            r"(?:empleado|empleada|vendedor|vendedora|cobrador|cobradora|asistente|"
+            r"auxiliar|contador|contadora|colaborador|colaboradora|staff|usuario|"
+            r"usuaria|parte del equipo)\b|\bacceso\b)"
+            r"|\b(?:nuevo )?codigo (?:de telegram |para telegram )?(?:para|de) "
+            r"(?!barras|postal)[a-z]"
+        ),
+    ),
     # "El RFC de Luna es LTE900101AB1", "cambia el RFC de Luna a …".
     Rule(
         Intent.SET_CONTACT_RFC,

@@ -46,6 +46,9 @@ class Intent(StrEnum):
     CONTACT_INFO = "contact_info"
     ADD_CONTACT = "add_contact"
     SET_CONTACT_RFC = "set_contact_rfc"
+    ADD_STAFF = "add_staff"
+    TEAM_LIST = "team_list"
+    REMOVE_STAFF = "remove_staff"
     PROMISES = "promises"
     DISPUTES = "disputes"
     UNDO = "undo"
@@ -112,6 +115,9 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.CONTACT_INFO,
         Intent.ADD_CONTACT,
         Intent.SET_CONTACT_RFC,
+        Intent.ADD_STAFF,
+        Intent.TEAM_LIST,
+        Intent.REMOVE_STAFF,
         Intent.PROMISES,
         Intent.DISPUTES,
         Intent.UNDO,

@@ -261,6 +261,33 @@ def test_start_code_links_the_account_once(
     assert "Esto es lo que puedo hacer" in telegram.texts[-1]
 
 
+def test_the_owner_invites_someone_in_chat_who_then_links_with_the_code(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
+    service = serve(telegram_settings(db, telegram))
+    newcomer = 5550099
+
+    service.telegram(
+        make_message_update("agrega a Juan Pérez a mi equipo", user_id=OWNER_ID)
+    )
+    assert telegram.texts[-1].startswith("¿Le doy acceso a Juan Pérez por Telegram")
+    service.telegram(make_button_update("yes", user_id=OWNER_ID))
+    code = telegram.texts[-1].split("/start ")[1].split()[0]
+
+    service.telegram(make_message_update("/saldo", user_id=newcomer))
+    assert tg.HOW_TO_LINK in telegram.texts[-1]
+    service.telegram(make_message_update(f"/start {code}", user_id=newcomer))
+    assert telegram.texts[-1] == tg.LINKED.format(business="Ferretería La Tuerca")
+    service.telegram(make_message_update("/saldo", user_id=newcomer))
+    assert telegram.texts[-1] == "No tienes facturas por cobrar. 🎉"
+
+    with db.session() as session:
+        juan = session.scalar(select(User).where(User.name == "Juan Pérez"))
+        assert juan is not None and juan.telegram_user_id == newcomer
+        replies = session.scalars(select(InboundMessage.reply)).all()
+    assert not any(code in str(reply) for reply in replies)
+
+
 def test_a_wrong_code_links_nothing(
     db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
 ) -> None:
