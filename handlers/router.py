@@ -29,6 +29,7 @@ from handlers import (
     resolve,
     sat,
     sat_links,
+    schedule,
     team,
 )
 from handlers.context import Turn
@@ -58,6 +59,7 @@ INTENTS: dict[Intent, Handler] = {
     **catalog.INTENTS,
     **sat_links.INTENTS,
     **team.INTENTS,
+    **schedule.INTENTS,
 }
 STEPS: dict[str, StepHandler] = {
     **common.STEPS,
@@ -86,6 +88,7 @@ OWNER_ONLY |= sat_links.OWNER_ONLY | team.OWNER_ONLY
 TEAM_ONLY: frozenset[Intent] = frozenset(owner.INTENTS) | frozenset(collect.INTENTS)
 TEAM_ONLY |= frozenset(commitments.INTENTS) | frozenset(contacts.INTENTS)
 TEAM_ONLY |= frozenset({Intent.PAY_SUPPLIER, Intent.MOVEMENTS})
+TEAM_ONLY |= frozenset(schedule.INTENTS)
 CUSTOMER_ONLY: frozenset[Intent] = frozenset(customer.INTENTS)
 # Button payloads "<prefix>:<id>:<verb>" go straight to the feature that made them,
 # and a few team commands with no intent of their own match on the folded text.

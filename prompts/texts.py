@@ -33,7 +33,8 @@ HELP_OWNER = """Esto es lo que puedo hacer:
   «el RFC de Luna es LUN010101AB1»
 • Recordar ya: «recuérdale a Acme» (le mando su estado de cuenta),
   «recuérdales a todos los vencidos»
-• Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»
+• Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»,
+  «¿a qué hora salen los recordatorios?»
 • Promesas y aclaraciones: «¿quién prometió pagar?», «Acme paga el viernes»,
   «aclaraciones»
 • Gráfica: «¿cómo va mi cobranza?»

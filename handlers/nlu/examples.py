@@ -192,6 +192,11 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "agrega un proveedor",
         "registra a un nuevo cliente con su rfc",
     ),
+    Intent.REMINDER_SETTINGS: (
+        "como mandas los recordatorios",
+        "cuando salen los recordatorios",
+        "cada cuanto les recuerdas a mis clientes",
+    ),
     Intent.ADD_STAFF: (
         "agrega a una persona a mi equipo",
         "dale acceso a mi empleado",

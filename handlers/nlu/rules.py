@@ -244,6 +244,17 @@ _OWNER: list[Rule] = [
             r"(?! (?:de|del|a|al|que) )"
         ),
     ),
+    # "¿A qué hora mandas los recordatorios?", "¿cómo están mis recordatorios?"
+    Rule(
+        Intent.REMINDER_SETTINGS,
+        _r(
+            r"^(?!.*\b(?:pausa|pausale|deten|detener|para|apaga|activa|prende|"
+            r"reanuda|quita|quitale|manda(?:le|les)?|envia(?:le|les)?)\b)"
+            r"(?=.*\b(?:recordatorios?|avisos|cobranza automatica)\b).*(?:"
+            r"\b(?:a que hora|cuando|cada cuanto|como|que dias|cuantos)\b"
+            r"|\bconfiguracion\b|\bcalendario\b)"
+        ),
+    ),
     # The owner's team: "agrega a Juan a mi equipo", "quítale el acceso a Juan".
     Rule(
         Intent.REMOVE_STAFF,

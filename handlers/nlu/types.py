@@ -49,6 +49,7 @@ class Intent(StrEnum):
     ADD_STAFF = "add_staff"
     TEAM_LIST = "team_list"
     REMOVE_STAFF = "remove_staff"
+    REMINDER_SETTINGS = "reminder_settings"
     PROMISES = "promises"
     DISPUTES = "disputes"
     UNDO = "undo"
@@ -118,6 +119,7 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.ADD_STAFF,
         Intent.TEAM_LIST,
         Intent.REMOVE_STAFF,
+        Intent.REMINDER_SETTINGS,
         Intent.PROMISES,
         Intent.DISPUTES,
         Intent.UNDO,

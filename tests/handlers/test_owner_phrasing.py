@@ -251,3 +251,19 @@ def test_the_owner_asks_for_an_invoices_files(books: Books) -> None:
     assert [d.filename for d in message.documents] == [f"factura-{label}.pdf"]
     assert message.documents[0].content.startswith(b"%PDF")
     assert not books.say(f"¿cómo va la {label}?").messages[0].documents
+
+
+def test_the_owner_asks_how_reminders_go_out(books: Books) -> None:
+    books.say("pausa los recordatorios de Gamma")
+
+    reply = books.say("¿a qué hora mandas los recordatorios?")
+
+    lines = reply.text.splitlines()
+    assert lines[0] == "Así van tus recordatorios:"
+    steps = [line for line in lines if line.startswith("• ")]
+    assert steps[0].startswith("• al emitir la factura: por correo")
+    assert "• el día que vence: por correo y WhatsApp" in steps
+    assert "Salen a las 09:00 (hora de tu negocio)" in reply.text
+    assert "WhatsApp: lo reciben 0 clientes" in reply.text
+    assert "Sin correo: 1 cliente (" in reply.text
+    assert "En pausa: 1 cliente (" in reply.text
