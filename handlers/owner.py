@@ -214,7 +214,10 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
     return Reply().say("\n".join([title, *lines]))
 
 
-_ASKS_AHEAD = re.compile(r"\b(?:vencen?|por vencer|van? a vencer)\b")
+_ASKS_AHEAD = re.compile(
+    r"\b(?:vencen?|por vencer|van? a vencer|voy a cobrar|vamos a cobrar|toca cobrar|"
+    r"cobrar (?:esta semana|este mes|hoy|manana))\b"
+)
 
 
 def _upcoming_days(

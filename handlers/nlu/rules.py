@@ -592,6 +592,8 @@ _OWNER: list[Rule] = [
             r"por vencer|van? a vencer|"
             r"no (?:ha|han) pagado|fuera de plazo|pasad[ao]s? de (?:fecha|plazo)"
             r"|facturas? mas (?:viejas?|antiguas?)"
+            r"|(?:cuanto|que) (?:voy a|vamos a|me toca|nos toca) cobrar"
+            r"|\bcobrar (?:esta semana|este mes|hoy|manana)\b"
         ),
     ),
     Rule(
@@ -602,6 +604,7 @@ _OWNER: list[Rule] = [
             r"|principales deudores|(?:lista|ranking) de deudores|quien(?:es)? (?:me |"
             r"nos )?deben\b"
             r"|\bdeudores\b|(?:me |nos )deben mas\b|peor(?:es)? clientes?\b"
+            r"|\bque mas (?:me |nos )?deben\b"
             r"|clientes? mas morosos?"
             r"|\b(?:el|la)(?: cliente)? que mas (?:me |nos )?debe\b"
             r"|clientes que mas (?:me |"
