@@ -127,27 +127,8 @@ def statement_pdf(request: Request, token: str) -> Response:
             return not_found()
         session, contact, now = found
         today = local_date(now, contact.business.timezone)
-        view = customer_side.statement(session, contact=contact, today=today)
-        lines = [
-            documents.StatementLine(
-                i.label,
-                i.issue_date,
-                i.due_date,
-                i.total,
-                i.balance,
-                i.currency,
-                i.status,
-                tuple((n.label, n.amount) for n in view.notes.get(i.id, [])),
-            )
-            for i in sorted(view.open + view.closed, key=lambda i: (i.issue_date, i.id))
-        ]
-        content = documents.statement_pdf(
-            business=view.business,
-            contact=contact,
-            lines=lines,
-            totals=view.totals,
-            today=today,
-            created=now,
+        content = customer_side.statement_pdf(
+            session, contact=contact, today=today, now=now
         )
         return _file(content, documents.PDF_TYPE, f"estado-de-cuenta-{today}.pdf")
 

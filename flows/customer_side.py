@@ -204,6 +204,37 @@ def statement(
     return result
 
 
+def statement_pdf(
+    session: Session, *, contact: Contact, today: dt.date, now: dt.datetime
+) -> bytes:
+    """The customer's account statement as a PDF: what the portal's button and the
+    chat's «estado de cuenta» hand out."""
+    from flows import documents
+
+    view = statement(session, contact=contact, today=today)
+    lines = [
+        documents.StatementLine(
+            i.label,
+            i.issue_date,
+            i.due_date,
+            i.total,
+            i.balance,
+            i.currency,
+            i.status,
+            tuple((n.label, n.amount) for n in view.notes.get(i.id, [])),
+        )
+        for i in sorted(view.open + view.closed, key=lambda i: (i.issue_date, i.id))
+    ]
+    return documents.statement_pdf(
+        business=view.business,
+        contact=contact,
+        lines=lines,
+        totals=view.totals,
+        today=today,
+        created=now,
+    )
+
+
 # --- Notices ---------------------------------------------------------------------
 
 

@@ -12,9 +12,9 @@ import re
 from decimal import Decimal
 
 from flows import business as business_flows
-from flows import customer_side
+from flows import customer_side, documents
 from flows.fmt import money, short_date
-from flows.messages import Media, Reply
+from flows.messages import Document, Media, Outbound, Reply
 from flows.promises import record_promise
 from handlers import common
 from handlers.common import capped
@@ -58,7 +58,25 @@ def my_balance(turn: Turn, understanding: Understanding) -> Reply:
         [invoice_line(i, turn.today) for i in invoices],
         "Escribe «link» para ver todas en tu portal.",
     )
-    return Reply().say("\n".join([*head, *lines, how_to_pay(turn, contact)]))
+    text = "\n".join([*head, *lines, how_to_pay(turn, contact)])
+    if not _WANTS_STATEMENT.search(fold(turn.inbound.text)):
+        return Reply().say(text)
+    # Limitation: like an invoice's files, a replayed request gets the text only.
+    pdf = customer_side.statement_pdf(
+        turn.session, contact=contact, today=turn.today, now=turn.now
+    )
+    name = f"estado-de-cuenta-{turn.today.isoformat()}.pdf"
+    return Reply(
+        messages=[
+            Outbound(
+                text=text,
+                documents=(Document(name, documents.PDF_TYPE, pdf),),
+            )
+        ]
+    )
+
+
+_WANTS_STATEMENT = re.compile(r"\bestado de cuenta\b")
 
 
 # «¿cuánto debe X?», «el saldo de X»: a question about somebody in particular.

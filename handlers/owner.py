@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from flows import business as business_flows
-from flows import documents, reports
+from flows import customer_side, documents, reports
 from flows.errors import InvalidInput
 from flows.fmt import (
     as_utc,
@@ -135,7 +135,18 @@ def balance_customer(turn: Turn, understanding: Understanding) -> Reply:
     word = commitments.word_lines(turn, contact)
     if not word and _WHEN_PAYS.search(fold(turn.inbound.text)):
         word = [f"No me ha dicho cuándo paga. Si quieres, «recuérdale a {name}»."]
-    return Reply().say("\n".join([*paid, *head, *lines, *word]))
+    text = "\n".join([*paid, *head, *lines, *word])
+    if "estado de cuenta" not in fold(turn.inbound.text):
+        return Reply().say(text)
+    # «Mándame el estado de cuenta de Acme»: the same PDF the customer gets, for
+    # the owner to keep or forward («recuérdale a Acme» sends it to Acme).
+    pdf = customer_side.statement_pdf(
+        turn.session, contact=contact, today=turn.today, now=turn.now
+    )
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(contact.display_name).lower()).strip("-")
+    filename = f"estado-de-cuenta-{slug}-{turn.today}.pdf"
+    document = Document(filename, documents.PDF_TYPE, pdf)
+    return Reply(messages=[Outbound(text=text, documents=(document,))])
 
 
 def _last_payment_line(turn: Turn, contact: Contact) -> str:

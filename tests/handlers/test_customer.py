@@ -301,6 +301,17 @@ def test_a_paid_promise_is_kept(world: World) -> None:
     assert world.alerts("customer_note") == []
 
 
+def test_the_account_statement_comes_as_a_pdf_when_asked_for(world: World) -> None:
+    plain = world.say("¿cuánto debo?")
+    asked = world.say("¿me pueden mandar el estado de cuenta?")
+
+    assert not plain.messages[0].documents
+    [document] = asked.messages[0].documents
+    assert document.filename == "estado-de-cuenta-2026-12-03.pdf"
+    assert document.content.startswith(b"%PDF")
+    assert asked.text == plain.text
+
+
 def test_asking_for_a_discount_to_pay_today_promises_nothing(world: World) -> None:
     reply = world.say("¿me dan un descuento si pago hoy?")
 

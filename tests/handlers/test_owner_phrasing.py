@@ -267,3 +267,14 @@ def test_the_owner_asks_how_reminders_go_out(books: Books) -> None:
     assert "WhatsApp: lo reciben 0 clientes" in reply.text
     assert "Sin correo: 1 cliente (" in reply.text
     assert "En pausa: 1 cliente (" in reply.text
+
+
+def test_the_owner_gets_a_customers_statement_as_a_pdf(books: Books) -> None:
+    reply = books.say("mándame el estado de cuenta de Acme")
+
+    [message] = reply.messages
+    assert message.text.startswith("Acme Industrial te debe $1,660.00")
+    [document] = message.documents
+    assert document.filename == "estado-de-cuenta-acme-industrial-2026-12-03.pdf"
+    assert document.content.startswith(b"%PDF")
+    assert books.statements() == []  # nothing went to Acme
