@@ -23,6 +23,7 @@ from flows.money import Allocation, propose_allocation, record_payment, reverse_
 from flows.outbox import QUIET_UNTIL
 from flows.receipts import queue_payment_receipt
 from handlers import actions, sat
+from handlers.common import contact_totals
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
 from handlers.nlu.normalize import fold
@@ -179,13 +180,7 @@ def do_register_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
         portal_key=turn.config.portal_key,
         now=turn.now,
     )
-    remaining = repo.balance_totals(
-        turn.session,
-        business_id=turn.business.id,
-        direction="receivable",
-        today=turn.today,
-        contact_id=contact.id,
-    )
+    remaining = contact_totals(turn, contact)
     left = remaining.get(payment.currency, (Decimal("0.00"), 0, 0))[0]
     minutes = int(turn.config.undo_window.total_seconds() // 60)
     return Reply().say(

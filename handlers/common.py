@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
 
+from flows import business as business_flows
 from flows.messages import NO, YES, Reply
 from handlers import actions
 from handlers.context import Turn
 from handlers.nlu import Entities, Intent, Role, Understanding
 from prompts import texts
+from storage import repo
+from storage.models import Contact
 
 # Longest list a chat answer shows; the rest is counted ("…y 12 más").
 MAX_LINES = 10
@@ -27,6 +32,31 @@ def capped(lines: Sequence[str], more_hint: str) -> list[str]:
         return list(lines)
     rest = len(lines) - MAX_LINES
     return [*lines[:MAX_LINES], f"…y {rest} más. {more_hint}".rstrip()]
+
+
+def update_contact(turn: Turn, contact: Contact, **changes: Any) -> None:
+    """Change a contact's channels or terms in the name of whoever is speaking."""
+    business_flows.update_contact(
+        turn.session,
+        contact=contact,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+        **changes,
+    )
+
+
+def contact_totals(
+    turn: Turn, contact: Contact, direction: str = "receivable"
+) -> dict[str, tuple[Decimal, Decimal, int]]:
+    """One contact's open balance per currency: (total, overdue, invoices)."""
+    return repo.balance_totals(
+        turn.session,
+        business_id=turn.business.id,
+        direction=direction,
+        today=turn.today,
+        contact_id=contact.id,
+    )
 
 
 def no_entities() -> Entities:

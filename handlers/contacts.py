@@ -19,6 +19,7 @@ from flows.errors import InvalidInput, NotFound
 from flows.fmt import GENERIC_RFCS, match_key
 from flows.messages import Reply
 from handlers import actions
+from handlers.common import update_contact
 from handlers.context import Turn
 from handlers.nlu import ContactCandidate, Intent, Understanding, match_contacts
 from handlers.nlu.normalize import fold
@@ -78,12 +79,9 @@ def add_contact(turn: Turn, understanding: Understanding) -> Reply:
         # "Agrega al cliente Acme el correo …": a datum for one they already have.
         known = _known(turn, name, kind)
         if known is not None:
-            business_flows.update_contact(
-                turn.session,
-                contact=known,
-                actor=turn.speaker.actor,
-                channel=turn.channel,
-                now=turn.now,
+            update_contact(
+                turn,
+                known,
                 whatsapp=entities.phone,
                 email=entities.email,
             )
@@ -161,12 +159,9 @@ def _create(
     )
     entities = understanding.entities
     if entities.phone or entities.email:
-        business_flows.update_contact(
-            turn.session,
-            contact=contact,
-            actor=turn.speaker.actor,
-            channel=turn.channel,
-            now=turn.now,
+        update_contact(
+            turn,
+            contact,
             whatsapp=entities.phone,
             email=entities.email,
         )

@@ -23,9 +23,8 @@ from flows.errors import InvalidInput
 from flows.fmt import money, short_date
 from flows.messages import Media, Reply
 from handlers import actions
-from handlers.common import capped
+from handlers.common import capped, contact_totals
 from handlers.context import Turn
-from storage import repo
 from storage.models import Contact, Invoice
 
 log = logging.getLogger(__name__)
@@ -164,13 +163,7 @@ def _invoice_line(turn: Turn, invoice: Invoice, report: ImportReport) -> str:
         line += f", vence el {short_date(invoice.due_date, today=turn.today)}"
     line += "."
     if receivable:
-        totals = repo.balance_totals(
-            turn.session,
-            business_id=turn.business.id,
-            direction="receivable",
-            today=turn.today,
-            contact_id=contact.id,
-        )
+        totals = contact_totals(turn, contact)
         owed = totals.get(invoice.currency)
         if owed is not None:
             line += (
@@ -180,16 +173,20 @@ def _invoice_line(turn: Turn, invoice: Invoice, report: ImportReport) -> str:
     return line
 
 
+_KINDS = (
+    ("receivables", "por cobrar"),
+    ("payables", "por pagar"),
+    ("credit_notes", "notas de crédito"),
+    ("complements", "complementos de pago"),
+)
+
+
 def _summary(report: ImportReport) -> str:
-    parts = []
-    if report.receivables:
-        parts.append(f"{report.receivables} por cobrar")
-    if report.payables:
-        parts.append(f"{report.payables} por pagar")
-    if report.credit_notes:
-        parts.append(f"{report.credit_notes} notas de crédito")
-    if report.complements:
-        parts.append(f"{report.complements} complementos de pago")
+    parts = [
+        f"{count} {label}"
+        for field, label in _KINDS
+        if (count := getattr(report, field))
+    ]
     lines = []
     if report.imported:
         lines.append(f"Importé {report.imported} CFDI: {', '.join(parts)}.")

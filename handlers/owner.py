@@ -21,7 +21,7 @@ from flows.fmt import (
 )
 from flows.messages import Document, Outbound, Reply
 from handlers import commitments
-from handlers.common import MAX_LINES, capped
+from handlers.common import MAX_LINES, capped, contact_totals, update_contact
 from handlers.context import Turn
 from handlers.nlu import Intent, Understanding
 from handlers.nlu.normalize import fold
@@ -103,13 +103,7 @@ def balance_customer(turn: Turn, understanding: Understanding) -> Reply:
     contact = find_contact(turn, understanding)
     if isinstance(contact, Reply):
         return contact
-    totals = repo.balance_totals(
-        turn.session,
-        business_id=turn.business.id,
-        direction="receivable",
-        today=turn.today,
-        contact_id=contact.id,
-    )
+    totals = contact_totals(turn, contact)
     name = contact.display_name
     paid = (
         [_last_payment_line(turn, contact)]
@@ -556,13 +550,7 @@ def contact_card(turn: Turn, understanding: Understanding) -> Reply:
         lines.append(f"Recordatorios: {_reminders_state(contact)}")
     elif contact.clabe:
         lines.append(f"Su cuenta: CLABE {mask_clabe(contact.clabe)}")
-    totals = repo.balance_totals(
-        turn.session,
-        business_id=turn.business.id,
-        direction="receivable" if customer else "payable",
-        today=turn.today,
-        contact_id=contact.id,
-    )
+    totals = contact_totals(turn, contact, "receivable" if customer else "payable")
     label = "Te debe" if customer else "Le debes"
     for currency, (total, late, _) in totals.items():
         overdue = f" ({money(late, currency)} vencido)" if late else ""
@@ -594,12 +582,9 @@ def set_whatsapp(turn: Turn, understanding: Understanding) -> Reply:
     contact = find_contact(turn, understanding)
     if isinstance(contact, Reply):
         return contact
-    business_flows.update_contact(
-        turn.session,
-        contact=contact,
-        actor=turn.speaker.actor,
-        channel=turn.channel,
-        now=turn.now,
+    update_contact(
+        turn,
+        contact,
         whatsapp=phone,
     )
     hint = ""
@@ -618,12 +603,9 @@ def set_email(turn: Turn, understanding: Understanding) -> Reply:
     contact = find_contact(turn, understanding)
     if isinstance(contact, Reply):
         return contact
-    business_flows.update_contact(
-        turn.session,
-        contact=contact,
-        actor=turn.speaker.actor,
-        channel=turn.channel,
-        now=turn.now,
+    update_contact(
+        turn,
+        contact,
         email=email,
     )
     return Reply().say(f"Listo, agregué {email} a {contact.display_name}.")
@@ -658,12 +640,9 @@ def set_terms(turn: Turn, understanding: Understanding) -> Reply:
     contact = find_contact(turn, understanding, kind=kind)
     if isinstance(contact, Reply):
         return contact
-    business_flows.update_contact(
-        turn.session,
-        contact=contact,
-        actor=turn.speaker.actor,
-        channel=turn.channel,
-        now=turn.now,
+    update_contact(
+        turn,
+        contact,
         terms_days=days,
     )
     terms = "de contado" if days == 0 else f"con {_days(days)} de crédito"
@@ -689,12 +668,9 @@ def whatsapp_reminders(turn: Turn, understanding: Understanding) -> Reply:
             f"{name} no tiene WhatsApp registrado. Escribe «el whatsapp de {name} es "
             "…» y luego vuelve a activarlo."
         )
-    business_flows.update_contact(
-        turn.session,
-        contact=contact,
-        actor=turn.speaker.actor,
-        channel=turn.channel,
-        now=turn.now,
+    update_contact(
+        turn,
+        contact,
         whatsapp_reminders=turn_on,
     )
     state = "activados" if turn_on else "apagados"

@@ -10,13 +10,12 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from flows import business as business_flows
 from flows import deposits, movements, payouts
 from flows.errors import InvalidInput, NotFound
 from flows.fmt import bank_name, mask_clabe, money, short_date, validate_clabe
 from flows.messages import Document, Outbound, Reply
 from handlers import actions, common
-from handlers.common import capped
+from handlers.common import capped, update_contact
 from handlers.context import Turn
 from handlers.nlu import (
     ContactCandidate,
@@ -238,12 +237,9 @@ def _propose_clabe(turn: Turn, request: Understanding, clabe: str) -> Reply:
 
 def confirm_set_clabe(turn: Turn, payload: dict[str, Any]) -> Reply:
     supplier = _own_contact(turn, payload["contact_id"])
-    business_flows.update_contact(
-        turn.session,
-        contact=supplier,
-        actor=turn.speaker.actor,
-        channel=turn.channel,
-        now=turn.now,
+    update_contact(
+        turn,
+        supplier,
         clabe=payload["clabe"],
     )
     name = supplier.display_name
