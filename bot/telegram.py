@@ -243,11 +243,8 @@ class TelegramBot:
         self.application.add_handler(
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.on_text)
         )
-        self.application.add_handler(
-            MessageHandler(
-                private & (filters.PHOTO | filters.Document.ALL), self.on_file
-            )
-        )
+        files = filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.AUDIO
+        self.application.add_handler(MessageHandler(private & files, self.on_file))
         self.application.add_handler(
             MessageHandler(private & filters.COMMAND, self.on_unknown_command)
         )
@@ -357,6 +354,10 @@ class TelegramBot:
         assert message is not None
         if message.photo:
             wanted = (message.photo[-1].file_id, "image/jpeg", ".jpg")
+        elif message.voice or message.audio:
+            sound = message.voice or message.audio
+            assert sound is not None
+            wanted = (sound.file_id, sound.mime_type or "audio/ogg", ".ogg")
         else:
             assert message.document is not None
             document = message.document

@@ -35,6 +35,16 @@ PICTURE_TYPES = ("image/", "application/pdf")
 MAX_DOCUMENTS = 300  # CFDI per message
 
 
+def voice_only(turn: Turn) -> bool:
+    """A voice note (or any audio) with no words: nothing Cobra can read."""
+    media = turn.inbound.media
+    return (
+        bool(media)
+        and not turn.inbound.text.strip()
+        and all(m.content_type.startswith("audio/") for m in media)
+    )
+
+
 def receive(turn: Turn) -> Reply | None:
     """The answer to a message that carries a file the team sent, or None when
     its words should be read as usual (a caption such as «Acme me pagó 5 mil»)."""

@@ -35,6 +35,7 @@ from handlers import (
 from handlers.context import Turn
 from handlers.nlu import Intent, Role, Understanding, understand
 from handlers.nlu.normalize import fold
+from prompts import texts
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ def route(turn: Turn) -> Reply:
     hooked = _hooked(turn)
     if hooked is not None:
         return hooked
+    if files.voice_only(turn):
+        return Reply().say(texts.VOICE_NOTE)
     if speaker.is_team and turn.inbound.media:
         received = files.receive(turn)
         if received is not None:

@@ -20,6 +20,7 @@ OWNER_ONLY = (
     "Eso sólo lo puede hacer la persona dueña del negocio. Pídeselo a ella, o "
     "pregúntame saldos, facturas o registra un cobro."
 )
+VOICE_NOTE = "Todavía no puedo escuchar notas de voz 🙉. ¿Me lo escribes, por favor?"
 HELP_OWNER = """Esto es lo que puedo hacer:
 • Saldos: «¿cuánto me deben?», «¿cuánto me debe Acme?», «¿quién me debe más?»
 • Vencidas: «vencidas», «vencidas de Acme», «¿qué vence esta semana?»

@@ -18,6 +18,7 @@ from flows.business import add_user
 from flows.messages import NO, YES, Document, Outbound, Reply
 from handlers import actions
 from handlers.context import Turn
+from prompts import texts
 from storage.models import (
     Business,
     Conversation,
@@ -447,6 +448,23 @@ def test_an_invoice_xml_sent_as_a_document_is_imported(
     )
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Invoice)) == 1
+
+
+def test_a_voice_note_gets_asked_to_be_written(
+    db: Db, team: dict[str, Any], telegram: FakeTelegram, serve: Serve
+) -> None:
+    service = serve(telegram_settings(db, telegram))
+    telegram.add_file("v-1", "voice/file_3.oga", b"OggS nota")
+    voice = {"file_id": "v-1", "file_unique_id": "vu1", "duration": 3}
+
+    response = service.telegram(
+        make_message_update(
+            "", user_id=OWNER_ID, voice={**voice, "mime_type": "audio/ogg"}
+        )
+    )
+
+    assert response.status_code == 200
+    assert telegram.texts == [texts.VOICE_NOTE]
 
 
 def test_a_flooding_account_is_slowed_politely(

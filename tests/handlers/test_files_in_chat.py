@@ -15,6 +15,7 @@ from flows.messages import Channel, Inbound, Media, Reply
 from handlers import files
 from handlers.context import EngineConfig
 from handlers.engine import Engine
+from prompts import texts
 from storage.models import Contact, Invoice
 from tests import cfdi_factory as cfdi
 from tests.builders import NOW, make_business
@@ -178,3 +179,9 @@ def test_a_zip_too_big_for_a_chat_turn_is_refused_whole(
 
     assert reply.text.startswith("Eso trae 3 archivos; por aquí importo hasta 2")
     assert chat.count(Invoice) == 0
+
+
+def test_a_voice_note_is_asked_to_be_written(chat: Chat) -> None:
+    reply = chat.send("nota.ogg", b"OggS" + b"0" * 32, "audio/ogg")
+
+    assert reply.text == texts.VOICE_NOTE
