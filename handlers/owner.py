@@ -207,11 +207,17 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
         include_hidden=False,
         overdue_on=turn.today,
     )
+    late = _LATE_BY.search(fold(turn.inbound.text))
+    aged = ""
+    if late is not None:
+        days = int(late.group(1))
+        invoices = [i for i in invoices if (turn.today - i.due_date).days > days]
+        aged = f" hace más de {days} días"
     if not invoices:
         who = f"{name} no tiene" if name else "No tienes"
-        return Reply().say(f"{who} facturas vencidas. ✅")
+        return Reply().say(f"{who} facturas vencidas{aged}. ✅")
     whose = f" de {name}" if name else ""
-    title = f"Facturas vencidas{whose}: {owed_in(invoices)}"
+    title = f"Facturas vencidas{aged}{whose}: {owed_in(invoices)}"
     lines = capped(
         [invoice_line(i, turn.today, with_contact=name is None) for i in invoices],
         "Pregunta por un cliente: «vencidas de Acme».",
@@ -219,6 +225,7 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
     return Reply().say("\n".join([title, *lines]))
 
 
+_LATE_BY = re.compile(r"\bmas de (\d{1,3}) dias\b")
 _ASKS_AHEAD = re.compile(
     r"\b(?:vencen?|por vencer|van? a vencer|voy a cobrar|vamos a cobrar|toca cobrar|"
     r"cobrar (?:esta semana|este mes|hoy|manana))\b"

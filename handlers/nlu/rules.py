@@ -548,6 +548,25 @@ _OWNER: list[Rule] = [
         ),
         lambda c: c.date,
     ),
+    # "¿Quién me debe desde hace más de 90 días?": the overdue list, aged.
+    Rule(
+        Intent.OVERDUE,
+        _r(
+            r"\b(?:desde hace|hace|con|de) mas de \d{1,3} dias\b"
+            r"|\bmas de \d{1,3} dias (?:vencid|de atraso|atrasad|sin pagar|de retraso)"
+        ),
+    ),
+    # "¿Me llegó algún depósito?": asked about money in, not told of a payment.
+    Rule(
+        Intent.MOVEMENTS,
+        _r(
+            r"\b(?:llego|llegaron|entro|entraron|cayo|cayeron)\b.*\b(?:deposito|"
+            r"depositos|pago|pagos|transferencia|transferencias)\b"
+            r"|\b(?:deposito|depositos|pago|pagos|transferencia|transferencias)\b.*"
+            r"\b(?:llego|llegaron|entro|entraron|cayo|cayeron)\b"
+        ),
+        lambda c: c.question and not c.amount,
+    ),
     # "¿Acme ya me pagó?", "¿me pagó Acme la A-102?": asked, not told.
     Rule(
         Intent.INVOICE_STATUS,

@@ -278,3 +278,13 @@ def test_the_owner_gets_a_customers_statement_as_a_pdf(books: Books) -> None:
     assert document.filename == "estado-de-cuenta-acme-industrial-2026-12-03.pdf"
     assert document.content.startswith(b"%PDF")
     assert books.statements() == []  # nothing went to Acme
+
+
+def test_overdue_by_more_than_some_days(books: Books) -> None:
+    # Acme's first invoice fell due on 20 Nov: 13 days before NOW.
+    assert books.say("¿quién me debe desde hace más de 10 días?").text.startswith(
+        "Facturas vencidas hace más de 10 días: $1,160.00 en 1 factura"
+    )
+    assert books.say("vencidas de más de 30 días").text == (
+        "No tienes facturas vencidas hace más de 30 días. ✅"
+    )
