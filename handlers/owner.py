@@ -210,9 +210,9 @@ def overdue(turn: Turn, understanding: Understanding) -> Reply:
     late = _LATE_BY.search(fold(turn.inbound.text))
     aged = ""
     if late is not None:
-        days = int(late.group(1))
-        invoices = [i for i in invoices if (turn.today - i.due_date).days > days]
-        aged = f" hace más de {days} días"
+        older_than = int(late.group(1))
+        invoices = [i for i in invoices if (turn.today - i.due_date).days > older_than]
+        aged = f" hace más de {older_than} días"
     if not invoices:
         who = f"{name} no tiene" if name else "No tienes"
         return Reply().say(f"{who} facturas vencidas{aged}. ✅")
