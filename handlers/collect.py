@@ -25,7 +25,7 @@ from flows.receipts import queue_payment_receipt
 from handlers import actions, sat
 from handlers.common import contact_totals
 from handlers.context import Turn
-from handlers.nlu import Intent, Understanding
+from handlers.nlu import ContactCandidate, Intent, Understanding, match_contacts
 from handlers.nlu.normalize import fold
 from handlers.owner import owed_text
 from handlers.resolve import ASK_AMOUNT_FLOW, find_contact, find_invoices, park
@@ -59,6 +59,13 @@ def register_payment(turn: Turn, understanding: Understanding) -> Reply:
                 "Esas facturas son de clientes distintos; registra un pago por cliente."
             )
         contact = named[0].contact
+        said = entities.customer
+        if said and _names_another(turn, said, contact):
+            label = named[0].label
+            return Reply().say(
+                f"La {label} es de {contact.display_name}, no de «{said}». Revisa el "
+                f"folio, o escribe «{contact.display_name} pagó la {label}»."
+            )
         closed = [i for i in named if i.status != "pending" or i.balance <= 0]
         if closed:
             state = "cancelada" if closed[0].status == "cancelled" else "pagada"
@@ -124,6 +131,19 @@ def register_payment(turn: Turn, understanding: Understanding) -> Reply:
         "received_on": received_on.isoformat() if received_on else None,
     }
     return actions.propose(turn, "register_payment", payload, "\n".join(lines))
+
+
+def _names_another(turn: Turn, said: str, owner: Contact) -> bool:
+    """Whether «Tolteca pagó la A-1016» names a customer other than the invoice's
+    (words that name nobody, «por SPEI», do not count)."""
+    customers = repo.contacts_of(
+        turn.session, business_id=turn.business.id, kind="customer"
+    )
+    candidates = [
+        ContactCandidate(c.id, c.name, c.trade_name, c.rfc) for c in customers
+    ]
+    matches = match_contacts(said, candidates, limit=5)
+    return bool(matches) and all(m.id != owner.id for m in matches)
 
 
 def _plan(pool: list[Invoice], amount: Decimal, *, named: bool) -> list[Allocation]:

@@ -656,7 +656,7 @@ _OWNER: list[Rule] = [
             r"estado de cuenta|adeudo de|debe [a-z]|facturas (?:pendientes |abiertas "
             r")?de\b|"
             r"cuanto (?:le )?(?:falta|queda) (?:por cobrar|a)\b|cuenta de\b|"
-            r"cuanto tiene pendiente"
+            r"cuanto tiene pendiente|cuanto (?:le )?falta (?:por )?pagar a\b"
             r"|como (?:vamos|andamos|va|anda|estamos) con\b(?! (?:la|mi) cobranza)"
             r"|\b(?:que|cuales) facturas (?:tiene|trae|le tengo)\b"
         ),

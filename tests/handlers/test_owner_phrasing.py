@@ -288,3 +288,26 @@ def test_overdue_by_more_than_some_days(books: Books) -> None:
     assert books.say("vencidas de más de 30 días").text == (
         "No tienes facturas vencidas hace más de 30 días. ✅"
     )
+
+
+def test_a_payment_for_an_invoice_of_another_customer_is_questioned(
+    books: Books,
+) -> None:
+    with books.db.session() as session:
+        label = (
+            session.scalars(
+                select(Invoice).join(Contact).where(Contact.name == "Gamma Servicios")
+            )
+            .one()
+            .label
+        )
+
+    wrong = books.say(f"Acme me pagó la {label}")
+    assert wrong.text == (
+        f"La {label} es de Gamma Servicios, no de «Acme». Revisa el folio, o "
+        f"escribe «Gamma Servicios pagó la {label}»."
+    )
+    by_spei = books.say(f"ya me pagaron la {label} por SPEI")
+    assert by_spei.text.startswith("Registro un pago de $300.00 de Gamma Servicios")
+    with books.db.session() as session:
+        assert session.scalars(select(Payment)).all() == []
