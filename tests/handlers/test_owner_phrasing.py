@@ -19,6 +19,15 @@ def books(db: Db) -> Books:
     return Books(db)
 
 
+def gamma_label(books: Books) -> str:
+    """How Gamma's one invoice is named."""
+    with books.db.session() as session:
+        invoice = session.scalars(
+            select(Invoice).join(Contact).where(Contact.name == "Gamma Servicios")
+        ).one()
+        return invoice.label
+
+
 def test_who_paid_today_lists_the_money_in_not_a_new_payment(books: Books) -> None:
     books.say("Acme me pagó 500")
     books.say("sí")
@@ -235,14 +244,7 @@ def test_a_customers_credit_days_are_set_and_shown_not_financing(
 
 
 def test_the_owner_asks_for_an_invoices_files(books: Books) -> None:
-    with books.db.session() as session:
-        label = (
-            session.scalars(
-                select(Invoice).join(Contact).where(Contact.name == "Gamma Servicios")
-            )
-            .one()
-            .label
-        )
+    label = gamma_label(books)
 
     reply = books.say(f"mándame el pdf de la {label}")
 
@@ -293,14 +295,7 @@ def test_overdue_by_more_than_some_days(books: Books) -> None:
 def test_a_payment_for_an_invoice_of_another_customer_is_questioned(
     books: Books,
 ) -> None:
-    with books.db.session() as session:
-        label = (
-            session.scalars(
-                select(Invoice).join(Contact).where(Contact.name == "Gamma Servicios")
-            )
-            .one()
-            .label
-        )
+    label = gamma_label(books)
 
     wrong = books.say(f"Acme me pagó la {label}")
     assert wrong.text == (
