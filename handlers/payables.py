@@ -362,6 +362,9 @@ def _more_waiting(turn: Turn) -> str:
 # --- money in and out ----------------------------------------------------------------
 
 
+_BANK = re.compile(r"\bbancos?\b|\bbancari[oa]\b")
+
+
 def movements_report(turn: Turn, understanding: Understanding) -> Reply:
     """ "¿Cuánto entró este mes?", "movimientos de la semana"."""
     if _UNAPPLIED.search(normalize(turn.inbound.text)):
@@ -382,6 +385,11 @@ def movements_report(turn: Turn, understanding: Understanding) -> Reply:
         span += f" al {short_date(end, today=turn.today)}"
     who = f" con {contact.display_name}" if contact else ""
     title = f"Movimientos{who} {label} ({span}):"
+    if _BANK.search(normalize(turn.inbound.text)):
+        # Cobra sees what was paid and collected, not the bank's balance.
+        title = (
+            "No veo el saldo de tu banco; sí lo que entró y salió por Cobra.\n" + title
+        )
     if not rows:
         return Reply().say(f"{title}\nNo hubo entradas ni salidas.")
     summary = movements.summarize(rows)

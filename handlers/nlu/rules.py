@@ -488,6 +488,8 @@ _OWNER: list[Rule] = [
     Rule(
         Intent.MOVEMENTS,
         _r(
+            r"cuanto (?:tengo|hay|tenemos|traigo) en (?:el |mi )?banco|saldo "
+            r"(?:del|de mi|en el|en mi) banco|saldo bancario|"
             r"movimientos|ingresos|cuanto (?:me |nos |se |ha |hemos |he )?(?:entro|"
             r"entraron|"
             r"ha entrado|han entrado|cobre|cobramos|hemos cobrado|he cobrado|recibi|"

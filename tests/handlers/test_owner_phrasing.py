@@ -306,3 +306,12 @@ def test_a_payment_for_an_invoice_of_another_customer_is_questioned(
     assert by_spei.text.startswith("Registro un pago de $300.00 de Gamma Servicios")
     with books.db.session() as session:
         assert session.scalars(select(Payment)).all() == []
+
+
+def test_the_bank_balance_is_not_claimed(books: Books) -> None:
+    reply = books.say("¿cuánto tengo en el banco?")
+
+    assert reply.text.startswith(
+        "No veo el saldo de tu banco; sí lo que entró y salió por Cobra.\n"
+        "Movimientos esta semana"
+    )
