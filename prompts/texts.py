@@ -53,7 +53,8 @@ HELP_OWNER = """Esto es lo que puedo hacer:
   o CSV de clientes con RFC y nombre, y los doy de alta
 Escribe «cancelar» para salir de cualquier paso."""
 HELP_STAFF_NOTE = (
-    "Pagar a proveedores, facturar y pedir financiamiento lo hace la dueña o el dueño."
+    "Pagar a proveedores, facturar, pedir financiamiento y dar o quitar acceso al "
+    "equipo lo hace la dueña o el dueño."
 )
 HELP_CUSTOMER = """Soy el asistente de cobranza de {business}. Puedes escribirme:
 • «¿cuánto debo?»

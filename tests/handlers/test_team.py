@@ -114,3 +114,14 @@ def test_the_same_number_twice_is_refused_and_nothing_half_done(
 )
 def test_the_persons_name(text: str, name: str | None) -> None:
     assert person_name(text) == name
+
+
+def test_the_help_tells_staff_what_stays_with_the_owner(office: Office) -> None:
+    office.say("agrega a Lupita a mi equipo, 55 8888 7777")
+    office.say("sí")
+
+    staff_help = office.say("ayuda", sender=LUPITA).text
+
+    assert staff_help.endswith(texts.HELP_STAFF_NOTE)
+    assert "dar o quitar acceso al equipo" in texts.HELP_STAFF_NOTE
+    assert not office.say("ayuda").text.endswith(texts.HELP_STAFF_NOTE)
