@@ -514,6 +514,38 @@ def change_contact_rfc(
     )
 
 
+def remove_contact(
+    session: Session,
+    *,
+    contact: Contact,
+    actor: str,
+    channel: str,
+    now: dt.datetime,
+) -> None:
+    """Delete a contact added by mistake. One with any history (an invoice, a
+    payment, a message sent) stays: the books and the trail keep pointing at it."""
+    contact_id, business_id = contact.id, contact.business_id
+    try:
+        with session.begin_nested():
+            session.delete(contact)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{contact.display_name} ya tiene historial (facturas, pagos o "
+            "mensajes), así que no lo borro. Si ya no trabajas con él, «pausa los "
+            f"recordatorios de {contact.display_name}»."
+        ) from exc
+    audit(
+        session,
+        business_id=business_id,
+        actor=actor,
+        channel=channel,
+        action="contact.removed",
+        subject=f"contact:{contact_id}",
+        now=now,
+    )
+
+
 def _derive_token(key: bytes, contact: Contact) -> str:
     digest = hmac.new(
         key, f"{contact.id}:{contact.portal_token_nonce}".encode(), hashlib.sha256

@@ -31,6 +31,7 @@ from storage.models import Contact, ContactKind, Invoice
 
 ASK_RFC_FLOW = "ask_rfc"
 SET_RFC_ACTION = "set_contact_rfc"
+REMOVE_ACTION = "remove_contact"
 GENERIC_RFC = "XAXX010101000"  # público en general
 
 # The order itself: "agrega al cliente", "nuevo proveedor:", "da de alta a".
@@ -276,6 +277,39 @@ def do_set_rfc(turn: Turn, payload: dict[str, Any]) -> Reply:
     return Reply().say(f"Listo, {contact.display_name} ya tiene el RFC {contact.rfc}.")
 
 
-INTENTS = {Intent.ADD_CONTACT: add_contact, Intent.SET_CONTACT_RFC: set_rfc}
+def remove_contact(turn: Turn, understanding: Understanding) -> Reply:
+    """«Borra a Luna Textil»: only for one added by mistake, after a «Sí»."""
+    contact = find_contact(turn, understanding, kind=None)
+    if isinstance(contact, Reply):
+        return contact
+    noun = "proveedor" if contact.kind == ContactKind.SUPPLIER else "cliente"
+    question = (
+        f"¿Borro al {noun} {contact.display_name} (RFC {contact.rfc})? Sólo se "
+        "puede si aún no tiene facturas, pagos ni mensajes."
+    )
+    return actions.propose(turn, REMOVE_ACTION, {"contact_id": contact.id}, question)
+
+
+def do_remove_contact(turn: Turn, payload: dict[str, Any]) -> Reply:
+    contact = turn.session.get(Contact, payload["contact_id"])
+    if contact is None or contact.business_id != turn.business.id:
+        raise NotFound("Ese contacto ya no existe.")
+    name = contact.display_name
+    business_flows.remove_contact(
+        turn.session,
+        contact=contact,
+        actor=turn.speaker.actor,
+        channel=turn.channel,
+        now=turn.now,
+    )
+    return Reply().say(f"Listo, borré a {name}.")
+
+
+INTENTS = {
+    Intent.ADD_CONTACT: add_contact,
+    Intent.SET_CONTACT_RFC: set_rfc,
+    Intent.REMOVE_CONTACT: remove_contact,
+}
 STEPS = {ASK_RFC_FLOW: ask_rfc_step}
 actions.register(SET_RFC_ACTION, do_set_rfc)
+actions.register(REMOVE_ACTION, do_remove_contact)

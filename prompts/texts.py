@@ -31,7 +31,8 @@ HELP_OWNER = """Esto es lo que puedo hacer:
 • Contactos: «el whatsapp de Acme es 55 1234 5678»,
   «el correo de Acme es pagos@acme.mx», «¿cuál es el teléfono de Acme?»,
   «da de alta al cliente Luna, RFC LUN010101AB1»,
-  «el RFC de Luna es LUN010101AB1»
+  «el RFC de Luna es LUN010101AB1», «ponle 45 días de crédito a Acme»,
+  «borra a Luna» (si la diste de alta por error)
 • Recordar ya: «recuérdale a Acme» (le mando su estado de cuenta),
   «recuérdales a todos los vencidos»
 • Recordatorios: «pausa los recordatorios de Acme», «activa WhatsApp a Acme»,

@@ -210,6 +210,10 @@ EXAMPLES: dict[Intent, tuple[str, ...]] = {
         "quitale el acceso a mi empleado",
         "saca a alguien de mi equipo",
     ),
+    Intent.REMOVE_CONTACT: (
+        "borra a este cliente",
+        "elimina al proveedor",
+    ),
     Intent.SET_CONTACT_RFC: (
         "el rfc del cliente es",
         "cambia el rfc del cliente",

@@ -287,6 +287,17 @@ _OWNER: list[Rule] = [
             r"(?!barras|postal)[a-z]"
         ),
     ),
+    # "Borra a Luna Textil", "elimina al proveedor Aceros": one added by mistake.
+    Rule(
+        Intent.REMOVE_CONTACT,
+        _r(
+            r"^(?:oye |por favor )?(?:borra|elimina|da de baja|dar de baja)"
+            r"(?: a| al| el| la)?(?: (?:cliente|proveedor|contacto))?\b"
+            r"(?! (?:lo|el|la|los|las) ultim| (?:el |la )?(?:pago|factura|abono)"
+            r"| todo| ultimo)"
+            r"(?= \S)(?=.*\b(?:a|al|cliente|proveedor|contacto)\b)"
+        ),
+    ),
     # "El RFC de Luna es LTE900101AB1", "cambia el RFC de Luna a …".
     Rule(
         Intent.SET_CONTACT_RFC,

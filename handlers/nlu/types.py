@@ -46,6 +46,7 @@ class Intent(StrEnum):
     CONTACT_INFO = "contact_info"
     ADD_CONTACT = "add_contact"
     SET_CONTACT_RFC = "set_contact_rfc"
+    REMOVE_CONTACT = "remove_contact"
     ADD_STAFF = "add_staff"
     TEAM_LIST = "team_list"
     REMOVE_STAFF = "remove_staff"
@@ -116,6 +117,7 @@ OWNER_INTENTS: frozenset[Intent] = frozenset(
         Intent.CONTACT_INFO,
         Intent.ADD_CONTACT,
         Intent.SET_CONTACT_RFC,
+        Intent.REMOVE_CONTACT,
         Intent.ADD_STAFF,
         Intent.TEAM_LIST,
         Intent.REMOVE_STAFF,

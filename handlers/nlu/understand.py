@@ -50,6 +50,7 @@ NAMED_CONTACT_INTENTS = frozenset(
         Intent.DISPUTES,
         Intent.CONTACT_INFO,
         Intent.SET_CONTACT_RFC,
+        Intent.REMOVE_CONTACT,
     }
 )
 # Intents that may be about every contact at once ("pausa todos los recordatorios").

@@ -315,3 +315,20 @@ def test_the_bank_balance_is_not_claimed(books: Books) -> None:
         "No veo el saldo de tu banco; sí lo que entró y salió por Cobra.\n"
         "Movimientos esta semana"
     )
+
+
+def test_a_contact_added_by_mistake_is_removed_one_with_history_stays(
+    books: Books,
+) -> None:
+    books.say("agrega un cliente: Luna Textil, RFC LTE900101AB1")
+
+    assert books.say("borra a Luna Textil").text.startswith(
+        "¿Borro al cliente Luna Textil (RFC LTE900101AB1)?"
+    )
+    assert books.say("sí").text == "Listo, borré a Luna Textil."
+    books.say("elimina al cliente Acme")
+    kept = books.say("sí")
+    assert kept.text.startswith("Acme Industrial ya tiene historial")
+    with books.db.session() as session:
+        names = set(session.scalars(select(Contact.name)).all())
+    assert "Luna Textil" not in names and "Acme Industrial" in names
