@@ -383,7 +383,9 @@ _OWNER: list[Rule] = [
             r"|\b(?:whatsapp|wa|cel|celular|telefono|numero|tel|movil|correo|e?mail|"
             r"rfc|clabe|cuenta bancaria)\b (?:de|del|tiene)\b"
             r"|\b(?:que|cual) (?:es (?:el|su) )?(?:whatsapp|celular|telefono|numero|"
-            r"correo|e?mail|rfc|clabe) (?:tiene|de)\b)"
+            r"correo|e?mail|rfc|clabe) (?:tiene|de)\b"
+            r"|.*\btiene (?:su )?(?:whatsapp|wa|celular|telefono|numero|correo|e?mail|"
+            r"rfc|clabe)\b\W*$)"
         ),
         lambda c: not (c.phone or c.email or c.refs or c.amount),
     ),
@@ -501,6 +503,8 @@ _OWNER: list[Rule] = [
         _r(
             r"cuanto (?:tengo|hay|tenemos|traigo) en (?:el |mi )?banco|saldo "
             r"(?:del|de mi|en el|en mi) banco|saldo bancario|"
+            r"\bresumen (?:de (?:la|esta) semana|del mes|de este mes|de hoy|del dia|de "
+            r"ayer|de la semana pasada|del mes pasado)\b|"
             r"movimientos|ingresos|cuanto (?:me |nos |se |ha |hemos |he )?(?:entro|"
             r"entraron|"
             r"ha entrado|han entrado|cobre|cobramos|hemos cobrado|he cobrado|recibi|"
