@@ -478,6 +478,17 @@ def update_contact(
     return changes
 
 
+def rfc_holder(session: Session, *, contact: Contact, rfc: str) -> Contact | None:
+    """Another contact of the same kind already known by this RFC, if any."""
+    other = repo.contact_by_key(
+        session,
+        business_id=contact.business_id,
+        kind=contact.kind,
+        key=match_key(rfc, contact.name),
+    )
+    return other if other is not None and other.id != contact.id else None
+
+
 def change_contact_rfc(
     session: Session,
     *,
@@ -493,15 +504,12 @@ def change_contact_rfc(
     company, and merging them is not done here.
     """
     rfc = validate_rfc(rfc)
-    key = match_key(rfc, contact.name)
-    other = repo.contact_by_key(
-        session, business_id=contact.business_id, kind=contact.kind, key=key
-    )
-    if other is not None and other.id != contact.id:
+    other = rfc_holder(session, contact=contact, rfc=rfc)
+    if other is not None:
         raise Conflict(f"Ese RFC ya es de {other.display_name}.")
     was_generic = contact.rfc in GENERIC_RFCS
     contact.rfc = rfc
-    contact.match_key = key
+    contact.match_key = match_key(rfc, contact.name)
     audit(
         session,
         business_id=contact.business_id,

@@ -23,6 +23,7 @@ from flows.audit import audit
 from flows.business import token_hash, validate_email
 from flows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from flows.fmt import (
+    GENERIC_RFCS,
     as_utc,
     bank_name,
     mask_clabe,
@@ -78,7 +79,6 @@ STATUS_LABELS = {
 
 RFC_SHAPE = re.compile(r"^[A-ZÑ&]{3,4}(\d{2})(\d{2})(\d{2})[A-Z\d]{2}[A\d]$")
 RFC_ALPHABET = "0123456789ABCDEFGHIJKLMN&OPQRSTUVWXYZ Ñ"
-GENERIC_RFCS = frozenset({"XAXX010101000", "XEXX010101000"})
 
 CURP_SHAPE = re.compile(
     r"^[A-Z][AEIOUX][A-Z]{2}(\d{2})(\d{2})(\d{2})[HMX]([A-Z]{2})"

@@ -26,7 +26,9 @@ MONTHS = (
 )
 CURRENCY_PREFIX = {"MXN": "$", "USD": "US$", "EUR": "€"}
 RFC_RE = re.compile(r"^[A-ZÑ&]{3,4}\d{6}[A-Z\d]{3}$")
-GENERIC_RFCS = frozenset({"XAXX010101000", "XEXX010101000"})
+PUBLIC_RFC = "XAXX010101000"  # público en general
+FOREIGN_RFC = "XEXX010101000"  # residente en el extranjero
+GENERIC_RFCS = frozenset({PUBLIC_RFC, FOREIGN_RFC})
 
 
 def to_money(value: Decimal | int | str) -> Decimal:

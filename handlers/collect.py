@@ -25,10 +25,17 @@ from flows.receipts import queue_payment_receipt
 from handlers import actions, sat
 from handlers.common import contact_totals
 from handlers.context import Turn
-from handlers.nlu import ContactCandidate, Intent, Understanding, match_contacts
+from handlers.nlu import Intent, Understanding
 from handlers.nlu.normalize import fold
 from handlers.owner import owed_text
-from handlers.resolve import ASK_AMOUNT_FLOW, find_contact, find_invoices, park
+from handlers.resolve import (
+    ASK_AMOUNT_FLOW,
+    find_contact,
+    find_invoices,
+    matching_contacts,
+    own_contact,
+    park,
+)
 from storage import repo
 from storage.models import Contact, Invoice, Payment
 
@@ -136,13 +143,7 @@ def register_payment(turn: Turn, understanding: Understanding) -> Reply:
 def _names_another(turn: Turn, said: str, owner: Contact) -> bool:
     """Whether «Tolteca pagó la A-1016» names a customer other than the invoice's
     (words that name nobody, «por SPEI», do not count)."""
-    customers = repo.contacts_of(
-        turn.session, business_id=turn.business.id, kind="customer"
-    )
-    candidates = [
-        ContactCandidate(c.id, c.name, c.trade_name, c.rfc) for c in customers
-    ]
-    matches = match_contacts(said, candidates, limit=5)
+    matches = matching_contacts(turn, said, kind="customer")
     return bool(matches) and all(m.id != owner.id for m in matches)
 
 
@@ -171,9 +172,7 @@ def _plan(pool: list[Invoice], amount: Decimal, *, named: bool) -> list[Allocati
 
 def do_register_payment(turn: Turn, payload: dict[str, Any]) -> Reply:
     """Carry out a confirmed payment, checking balances again as they are now."""
-    contact = turn.session.get(Contact, payload["contact_id"])
-    if contact is None or contact.business_id != turn.business.id:
-        raise NotFound("Ese cliente ya no existe.")
+    contact = own_contact(turn, payload["contact_id"], "Ese cliente ya no existe.")
     allocations = []
     for invoice_id, amount in payload["allocations"]:
         invoice = turn.session.get(Invoice, invoice_id, with_for_update=True)

@@ -15,24 +15,29 @@ from sqlalchemy import select
 
 from flows import business as business_flows
 from flows.audit import audit
-from flows.errors import InvalidInput, NotFound
-from flows.fmt import GENERIC_RFCS, match_key
+from flows.errors import InvalidInput
+from flows.fmt import GENERIC_RFCS, PUBLIC_RFC, match_key
 from flows.messages import Reply
 from handlers import actions
 from handlers.common import update_contact
 from handlers.context import Turn
-from handlers.nlu import ContactCandidate, Intent, Understanding, match_contacts
+from handlers.nlu import Intent, Understanding
 from handlers.nlu.normalize import fold
 from handlers.nlu.parsing import parse_rfc
 from handlers.owner import contact_card
-from handlers.resolve import find_contact, park, resumed
+from handlers.resolve import (
+    find_contact,
+    matching_contacts,
+    own_contact,
+    park,
+    resumed,
+)
 from storage import repo
 from storage.models import Contact, ContactKind, Invoice
 
 ASK_RFC_FLOW = "ask_rfc"
 SET_RFC_ACTION = "set_contact_rfc"
 REMOVE_ACTION = "remove_contact"
-GENERIC_RFC = "XAXX010101000"  # público en general
 
 # The order itself: "agrega al cliente", "nuevo proveedor:", "da de alta a".
 _ORDER = re.compile(
@@ -44,8 +49,8 @@ _ORDER = re.compile(
 )
 # Where the name ends: a comma, "con", "rfc", a phone, an email.
 _NAME_END = re.compile(
-    r"[,;(]|\s(?:(?:el|su)\s)?(?:con|rfc|whatsapp|wa|correo|email|mail|tel|telefono|teléfono|"
-    r"cel|celular|numero|número)\b|\s\+?\d[\d\s-]{6,}|\S+@"
+    r"[,;(]|\s(?:(?:el|su)\s)?(?:con|rfc|whatsapp|wa|correo|email|mail|tel|"
+    r"telefono|teléfono|cel|celular|numero|número)\b|\s\+?\d[\d\s-]{6,}|\S+@"
     r"|\s[A-ZÑ&]{3,4}\d{6}",
     re.IGNORECASE,
 )
@@ -63,8 +68,8 @@ def add_contact(turn: Turn, understanding: Understanding) -> Reply:
     example = f"«da de alta al {noun} Comercial Luna, RFC CLU010101AB1, 55 1234 5678»"
     if not name:
         raise InvalidInput(f"¿Cómo se llama? Escríbemelo así: {example}.")
-    rfc = parse_rfc(text)
     entities = understanding.entities
+    rfc = entities.rfc
     if rfc is not None and rfc not in GENERIC_RFCS:
         # "Agrega al cliente Luna el RFC …" when Luna is there with the generic
         # one, or with another: a correction, not a second Luna.
@@ -107,14 +112,14 @@ def ask_rfc_step(turn: Turn, understanding: Understanding) -> Reply | None:
     """The answer to "¿Cuál es su RFC?": the RFC, or «genérico»."""
     rfc = parse_rfc(turn.inbound.text)
     if rfc is None and re.search(r"\bgeneric", fold(turn.inbound.text)):
-        rfc = GENERIC_RFC
+        rfc = PUBLIC_RFC
     if rfc is None:
         if understanding.intent is Intent.CONFIRM_NO or re.search(
             r"\bno (?:se|lo se|tiene|tengo|lo tengo|tienen|cuento)\b|\bninguno\b",
             fold(turn.inbound.text),
         ):
             return Reply().say(
-                "Sin RFC lo doy de alta con el genérico XAXX010101000, y no lo "
+                f"Sin RFC lo doy de alta con el genérico {PUBLIC_RFC}, y no lo "
                 "encontraré en facturas con RFC propio. ¿Así? Escribe «genérico», o "
                 "mándame el RFC cuando lo tengas (o «cancelar»)."
             )
@@ -195,12 +200,10 @@ def _name(text: str) -> str:
 
 def _known(turn: Turn, name: str, kind: str) -> Contact | None:
     """The one contact of this kind the name clearly points at, if any."""
-    contacts = repo.contacts_of(turn.session, business_id=turn.business.id, kind=kind)
-    candidates = [ContactCandidate(c.id, c.name, c.trade_name, c.rfc) for c in contacts]
-    matches = match_contacts(name, candidates, limit=2)
+    matches = matching_contacts(turn, name, kind=kind, limit=2)
     if len(matches) != 1:
         return None
-    return next(c for c in contacts if c.id == matches[0].id)
+    return turn.session.get(Contact, matches[0].id)
 
 
 def _same_name(turn: Turn, name: str, kind: str) -> Contact | None:
@@ -236,12 +239,7 @@ def set_rfc(turn: Turn, understanding: Understanding) -> Reply:
 
 
 def _propose_rfc(turn: Turn, contact: Contact, rfc: str) -> Reply:
-    other = repo.contact_by_key(
-        turn.session,
-        business_id=turn.business.id,
-        kind=contact.kind,
-        key=match_key(rfc, contact.name),
-    )
+    other = business_flows.rfc_holder(turn.session, contact=contact, rfc=rfc)
     if other is not None:
         return Reply().say(
             f"El RFC {rfc} ya es de {other.display_name}; no se lo puedo poner "
@@ -263,9 +261,7 @@ def _propose_rfc(turn: Turn, contact: Contact, rfc: str) -> Reply:
 
 
 def do_set_rfc(turn: Turn, payload: dict[str, Any]) -> Reply:
-    contact = turn.session.get(Contact, payload["contact_id"])
-    if contact is None or contact.business_id != turn.business.id:
-        raise NotFound("Ese contacto ya no existe.")
+    contact = own_contact(turn, payload["contact_id"], "Ese contacto ya no existe.")
     business_flows.change_contact_rfc(
         turn.session,
         contact=contact,
@@ -291,9 +287,7 @@ def remove_contact(turn: Turn, understanding: Understanding) -> Reply:
 
 
 def do_remove_contact(turn: Turn, payload: dict[str, Any]) -> Reply:
-    contact = turn.session.get(Contact, payload["contact_id"])
-    if contact is None or contact.business_id != turn.business.id:
-        raise NotFound("Ese contacto ya no existe.")
+    contact = own_contact(turn, payload["contact_id"], "Ese contacto ya no existe.")
     name = contact.display_name
     business_flows.remove_contact(
         turn.session,

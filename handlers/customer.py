@@ -12,9 +12,9 @@ import re
 from decimal import Decimal
 
 from flows import business as business_flows
-from flows import customer_side, documents
+from flows import customer_side
 from flows.fmt import money, short_date
-from flows.messages import Document, Media, Outbound, Reply
+from flows.messages import Media, Reply
 from flows.promises import record_promise
 from handlers import common
 from handlers.common import capped
@@ -22,7 +22,7 @@ from handlers.context import Turn
 from handlers.nlu import ContactCandidate, Intent, Role, Understanding, match_contacts
 from handlers.nlu.entities import extract_customer
 from handlers.nlu.normalize import fold
-from handlers.owner import invoice_documents, invoice_line, owed_text
+from handlers.owner import invoice_documents, invoice_line, owed_text, with_statement
 from storage import repo
 from storage.models import Contact, Invoice, InvoiceStatus
 
@@ -61,19 +61,7 @@ def my_balance(turn: Turn, understanding: Understanding) -> Reply:
     text = "\n".join([*head, *lines, how_to_pay(turn, contact)])
     if not _WANTS_STATEMENT.search(fold(turn.inbound.text)):
         return Reply().say(text)
-    # Limitation: like an invoice's files, a replayed request gets the text only.
-    pdf = customer_side.statement_pdf(
-        turn.session, contact=contact, today=turn.today, now=turn.now
-    )
-    name = f"estado-de-cuenta-{turn.today.isoformat()}.pdf"
-    return Reply(
-        messages=[
-            Outbound(
-                text=text,
-                documents=(Document(name, documents.PDF_TYPE, pdf),),
-            )
-        ]
-    )
+    return with_statement(turn, contact, text, turn.today.isoformat())
 
 
 _WANTS_STATEMENT = re.compile(r"\bestado de cuenta\b")

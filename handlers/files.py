@@ -9,7 +9,6 @@ not read amounts from images.
 
 from __future__ import annotations
 
-import io
 import logging
 import zipfile
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from flows.cfdi import ImportReport, import_in_session, read_cfdi
+from flows.cfdi import ImportReport, count_documents, import_in_session, read_cfdi
 from flows.contact_import import ImportResult, apply_rows, read_csv, read_xlsx
 from flows.errors import InvalidInput
 from flows.fmt import money, short_date
@@ -33,6 +32,7 @@ SHEET_ACTION = "import_contacts"
 CSV_TYPES = ("text/csv", "text/comma-separated-values", "application/csv")
 PICTURE_TYPES = ("image/", "application/pdf")
 MAX_DOCUMENTS = 300  # CFDI per message
+SNIFF_BYTES = 1024  # what is read of a file to tell its kind
 
 
 def voice_only(turn: Turn) -> bool:
@@ -57,10 +57,10 @@ def receive(turn: Turn) -> Reply | None:
     sheet: tuple[Media, str] | None = None
     pictures = 0
     for item in kept:
-        data = Path(item.stored_path or "").read_bytes()
-        kind = _kind(item, data)
+        path = Path(item.stored_path or "")
+        kind = _kind(item, path)
         if kind == "cfdi":
-            documents.append((f"archivo {len(documents) + 1}", data))
+            documents.append((f"archivo {len(documents) + 1}", path.read_bytes()))
         elif kind in ("csv", "xlsx") and sheet is None:
             sheet = (item, kind)
         elif item.content_type.startswith(PICTURE_TYPES):
@@ -83,13 +83,16 @@ def receive(turn: Turn) -> Reply | None:
     return None
 
 
-def _kind(item: Media, data: bytes) -> str | None:
-    """ "cfdi", "xlsx", "csv" or None, by what the file holds more than its label."""
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+def _kind(item: Media, path: Path) -> str | None:
+    """ "cfdi", "xlsx", "csv" or None, by what the file holds more than its label
+    (its first bytes, and a zip's table of contents: a photo is not read whole)."""
+    with path.open("rb") as file:
+        head = file.read(SNIFF_BYTES)
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         return "cfdi"
-    if data.startswith(b"PK"):
+    if head.startswith(b"PK"):
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
         except zipfile.BadZipFile:
             return None
@@ -107,7 +110,7 @@ def _import_cfdi(turn: Turn, documents: list[tuple[str, bytes]]) -> Reply:
     # Limitation: the import runs inside the turn, and the channel waits for its
     # answer (Twilio gives up after 15 s); hence the cap, and the SAT sync for
     # whole years.
-    count = sum(_members(data) for _, data in documents)
+    count = count_documents(documents)
     if count > MAX_DOCUMENTS:
         return Reply().say(
             f"Eso trae {count} archivos; por aquí importo hasta {MAX_DOCUMENTS} a la "
@@ -137,14 +140,6 @@ def _import_cfdi(turn: Turn, documents: list[tuple[str, bytes]]) -> Reply:
         if single is not None:
             return Reply().say(_invoice_line(turn, single, report))
     return Reply().say(_summary(report))
-
-
-def _members(data: bytes) -> int:
-    """How many files an upload holds: a zip's entries, else one."""
-    if not data.startswith(b"PK"):
-        return 1
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return sum(1 for info in archive.infolist() if not info.is_dir())
 
 
 def _single_invoice(turn: Turn, data: bytes) -> Invoice | None:

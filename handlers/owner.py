@@ -134,12 +134,18 @@ def balance_customer(turn: Turn, understanding: Understanding) -> Reply:
         return Reply().say(text)
     # «Mándame el estado de cuenta de Acme»: the same PDF the customer gets, for
     # the owner to keep or forward («recuérdale a Acme» sends it to Acme).
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(contact.display_name).lower()).strip("-")
+    return with_statement(turn, contact, text, f"{slug}-{turn.today}")
+
+
+def with_statement(turn: Turn, contact: Contact, text: str, name: str) -> Reply:
+    """An answer carrying the contact's account statement as a PDF, named
+    `estado-de-cuenta-<name>.pdf`."""
+    # Limitation: like an invoice's files, a replayed request gets the text only.
     pdf = customer_side.statement_pdf(
         turn.session, contact=contact, today=turn.today, now=turn.now
     )
-    slug = re.sub(r"[^a-z0-9]+", "-", fold(contact.display_name).lower()).strip("-")
-    filename = f"estado-de-cuenta-{slug}-{turn.today}.pdf"
-    document = Document(filename, documents.PDF_TYPE, pdf)
+    document = Document(f"estado-de-cuenta-{name}.pdf", documents.PDF_TYPE, pdf)
     return Reply(messages=[Outbound(text=text, documents=(document,))])
 
 

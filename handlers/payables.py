@@ -18,15 +18,13 @@ from handlers import actions, common
 from handlers.common import capped, update_contact
 from handlers.context import Turn
 from handlers.nlu import (
-    ContactCandidate,
     Entities,
     Intent,
     Understanding,
-    match_contacts,
     normalize,
 )
 from handlers.owner import invoice_line
-from handlers.resolve import find_contact, find_invoices
+from handlers.resolve import find_contact, find_invoices, matching_contacts, own_contact
 from prompts import texts
 from storage import repo
 from storage.models import Contact, Invoice, SupplierPayment
@@ -41,7 +39,8 @@ CLABE_MARK = "clabe:"
 DEPOSIT_MARK = "deposit:"
 
 _CLABE_SENTENCE = re.compile(
-    r"clabe\s+(?:de|del|para)\s+(?P<name>.+?)\s*(?:\bes\b|:|=)\s*(?P<digits>[\d\s-]{18,26})",
+    r"clabe\s+(?:de|del|para)\s+(?P<name>.+?)\s*(?:\bes\b|:|=)\s*"
+    r"(?P<digits>[\d\s-]{18,26})",
     re.IGNORECASE,
 )
 _UNAPPLIED = re.compile(
@@ -436,9 +435,7 @@ def _named_contact(turn: Turn, understanding: Understanding) -> Contact | None:
     phrase = re.sub(
         r"^\s*(?:los\s+)?movimientos\s+(?:de|con)?\s*", "", phrase, flags=re.I
     )
-    contacts = repo.contacts_of(turn.session, business_id=turn.business.id)
-    candidates = [ContactCandidate(c.id, c.name, c.trade_name, c.rfc) for c in contacts]
-    matches = match_contacts(phrase, candidates, limit=2)
+    matches = matching_contacts(turn, phrase, kind=None, limit=2)
     if len(matches) != 1:
         return None
     return _own_contact(turn, matches[0].id)
@@ -471,10 +468,7 @@ def fallback(turn: Turn, understanding: Understanding) -> Reply:
 
 
 def _own_contact(turn: Turn, contact_id: int) -> Contact:
-    contact = turn.session.get(Contact, int(contact_id))
-    if contact is None or contact.business_id != turn.business.id:
-        raise NotFound("No encontré ese contacto.")
-    return contact
+    return own_contact(turn, contact_id, "No encontré ese contacto.")
 
 
 def _own_invoice(turn: Turn, invoice_id: int) -> Invoice:

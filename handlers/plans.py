@@ -18,8 +18,8 @@ from handlers.context import Turn
 from handlers.nlu import Entities, Intent, Role, Understanding
 from handlers.nlu.entities import extract_customer
 from handlers.nlu.normalize import fold
-from handlers.resolve import find_contact, find_invoices
-from storage.models import Contact, PlanStatus
+from handlers.resolve import find_contact, find_invoices, own_contact
+from storage.models import PlanStatus
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,7 @@ def offer_plan(turn: Turn, understanding: Understanding) -> Reply:
 
 def run_offer(turn: Turn, payload: dict[str, Any]) -> Reply:
     """The owner said yes: store the plan as offered and send it to the customer."""
-    contact = turn.session.get(Contact, payload["contact_id"])
-    if contact is None or contact.business_id != turn.business.id:
-        raise NotFound("Ya no encontré a ese cliente.")
+    contact = own_contact(turn, payload["contact_id"], "Ya no encontré a ese cliente.")
     draft = payment_plans.draft_plan(
         turn.session,
         contact=contact,

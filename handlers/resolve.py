@@ -18,6 +18,7 @@ from flows.messages import Reply
 from handlers.context import Turn
 from handlers.nlu import (
     ContactCandidate,
+    ContactMatch,
     Entities,
     Intent,
     InvoiceRef,
@@ -94,6 +95,24 @@ def resumed(turn: Turn, **changes: Any) -> Understanding:
     )
 
 
+def matching_contacts(
+    turn: Turn, phrase: str, *, kind: str | None, limit: int = MAX_CHOICES
+) -> list[ContactMatch]:
+    """The business's contacts (of a kind, or all) a phrase may name, best first."""
+    contacts = repo.contacts_of(turn.session, business_id=turn.business.id, kind=kind)
+    candidates = [ContactCandidate(c.id, c.name, c.trade_name, c.rfc) for c in contacts]
+    return match_contacts(phrase, candidates, limit=limit)
+
+
+def own_contact(turn: Turn, contact_id: int, missing: str) -> Contact:
+    """A contact of this turn's business by id (a proposal's payload); `missing`
+    is what to say when it is gone."""
+    contact = turn.session.get(Contact, int(contact_id))
+    if contact is None or contact.business_id != turn.business.id:
+        raise NotFound(missing)
+    return contact
+
+
 def find_contact(
     turn: Turn,
     understanding: Understanding,
@@ -110,9 +129,7 @@ def find_contact(
     phrase = understanding.entities.customer
     if not phrase:
         return park(turn, ASK_CONTACT_FLOW, understanding, question, kind=kind)
-    contacts = repo.contacts_of(turn.session, business_id=turn.business.id, kind=kind)
-    candidates = [ContactCandidate(c.id, c.name, c.trade_name, c.rfc) for c in contacts]
-    matches = match_contacts(phrase, candidates, limit=MAX_CHOICES)
+    matches = matching_contacts(turn, phrase, kind=kind)
     if not matches:
         noun = {"customer": "cliente", "supplier": "proveedor"}.get(
             kind or "", "contacto"

@@ -84,7 +84,8 @@ def count_documents(sources: Iterable[Source]) -> int:
     count = 0
     for source in sources:
         if isinstance(source, tuple):
-            count += 1
+            name, data = source
+            count += _zip_count(io.BytesIO(data)) if _is_zip(name, data) else 1
         elif source.is_dir():
             for path in source.rglob("*"):
                 suffix = path.suffix.lower()
@@ -137,9 +138,9 @@ def _read_at_most(path: str, limit: int) -> bytes:
         os.close(fd)
 
 
-def _zip_count(path: Path) -> int:
+def _zip_count(file: Path | io.BytesIO) -> int:
     try:
-        with zipfile.ZipFile(path) as package:
+        with zipfile.ZipFile(file) as package:
             return sum(
                 1
                 for info in package.infolist()

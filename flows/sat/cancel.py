@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from flows.audit import audit
 from flows.errors import Conflict, InvalidInput, MoneyRuleViolation, NotFound
-from flows.fmt import as_utc
+from flows.fmt import PUBLIC_RFC, as_utc
 from flows.money import cancel_invoice
 from flows.sat.complements import complements_in_force
 from flows.sat.pac import Pac
@@ -39,7 +39,6 @@ MOTIVES = {
 # Without the receiver's acceptance the SAT cancels a CFDI of up to $1,000 MXN, one
 # to the general public, and one cancelled by the day after it was issued.
 NO_ACCEPTANCE_UP_TO = Decimal("1000.00")
-PUBLIC_RFC = "XAXX010101000"
 # Codes the PAC returns for a request the SAT took (201) or had already (202).
 ACCEPTED_CODES = {"201", "202"}
 

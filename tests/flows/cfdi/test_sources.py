@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.cfdi.sources import iter_documents, read_in_child
+from flows.cfdi.sources import (
+    Source,
+    count_documents,
+    iter_documents,
+    read_in_child,
+)
 
 
 def _numbers(count: int) -> Iterator[tuple[int, int]]:
@@ -102,3 +107,21 @@ def test_a_damaged_member_is_named_and_the_rest_read() -> None:
         ("sat.zip:a.xml", "no se pudo descomprimir"),
         ("sat.zip:b.xml", None),
     ]
+
+
+def test_a_zip_given_as_bytes_counts_its_documents(tmp_path: Path) -> None:
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        for name in ("a.xml", "b.xml", "leeme.txt"):
+            archive.writestr(name, b"<x/>")
+    folder = tmp_path / "sat"
+    folder.mkdir()
+    (folder / "c.xml").write_bytes(b"<x/>")
+
+    sources: list[Source] = [
+        ("sat", package.getvalue()),
+        ("suelto.xml", b"<x/>"),
+        folder,
+    ]
+
+    assert count_documents(sources) == 2 + 1 + 1
